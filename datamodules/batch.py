@@ -1,0 +1,65 @@
+"""The batch: the one contract between :mod:`datamodules` and :mod:`dmi_gnn`.
+
+Everything the model needs for one step travels in a :class:`SessionBatch`. The datamodule
+builds it (``datamodules.batching``), Lightning moves it to the device (it is a ``NamedTuple``,
+so ``apply_to_collection`` handles it), and the network reads it. Nothing else crosses the
+package boundary.
+
+Conventions
+-----------
+* Item ids are contiguous ``1..N``; ``0`` is padding and is never a candidate.
+* ``B`` is the batch size and ``L`` the longest prefix **in this batch** (after the optional
+  ``max_len`` cut), never the split-wide maximum.
+* Prefixes are **reversed**: position 0 is the most recent click (the reference's
+  "reverse position embedding", reference-implementation.md section 3).
+* The session graph is over the unique items of each prefix. ``nodes`` lists them (sorted by
+  item id, then 0-padded to ``L``); ``alias[b, t]`` is the index in ``nodes[b]`` of the item at
+  position ``t`` (0 at padded positions, which are masked everywhere).
+* ``adjacency[b, i, j]`` is the edge type from node ``i`` (row) to node ``j`` (column), the
+  GCE-GNN encoding: ``0`` none, ``1`` self (every real node), ``2`` in (``j`` is a direct
+  predecessor of ``i`` in time), ``3`` out (``j`` is a direct successor of ``i``), ``4`` in-out
+  (both). Immediate repeats add no edge. Rows of padding nodes are all 0.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+#: Edge-type codes of :attr:`SessionBatch.adjacency`.
+EDGE_NONE, EDGE_SELF, EDGE_IN, EDGE_OUT, EDGE_IN_OUT = 0, 1, 2, 3, 4
+
+
+class SessionBatch(NamedTuple):
+    """A padded batch of session prefixes with their session graphs.
+
+    Shapes:
+        items: ``(B, L)`` int64, reversed prefixes (most recent first), 0-padded.
+        mask: ``(B, L)`` bool, True at real positions.
+        lengths: ``(B,)`` int64, prefix lengths (``mask.sum(1)``), all >= 1.
+        nodes: ``(B, L)`` int64, unique items of each prefix, sorted, 0-padded.
+        node_mask: ``(B, L)`` bool, True where ``nodes`` holds a real item.
+        alias: ``(B, L)`` int64, ``nodes[b, alias[b, t]] == items[b, t]`` at real positions.
+        adjacency: ``(B, L, L)`` int8, edge types over ``nodes`` (see module docstring).
+        targets: ``(B,)`` int64, the next item ``1..N``; ``0`` where unknown (prediction).
+    """
+
+    items: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+    nodes: torch.Tensor
+    node_mask: torch.Tensor
+    alias: torch.Tensor
+    adjacency: torch.Tensor
+    targets: torch.Tensor
+
+    @property
+    def batch_size(self) -> int:
+        """Number of prefixes ``B``."""
+        return self.items.shape[0]
+
+    @property
+    def max_length(self) -> int:
+        """Padded length ``L`` of this batch."""
+        return self.items.shape[1]
