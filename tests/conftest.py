@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(
-    os.environ.get("DMI_GNN_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
+_BESIDE_CHECKOUT = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("DMI_GNN_SHARED_DATA", _BESIDE_CHECKOUT))
 
 
 def require_shared(relative: str) -> Path:

@@ -1,0 +1,203 @@
+"""The processed-dataset directory: written by ``dmi-gnn prepare``, read by ``--data.dataset``.
+
+Layout of a processed dataset directory::
+
+    dataset.json        metadata (format tag, name, item count, augmentation rule, report)
+    train_sessions.npz  chronological train sessions: ``items`` (int64, flat),
+                        ``offsets`` (int64, S + 1)
+    test_sessions.npz   test sessions, same layout (full sessions, not augmented)
+    vocabulary.json     raw item ids: entry ``i - 1`` is the raw id of item ``i``
+
+Item ids in the ``.npz`` files are contiguous ``1..num_items`` (0 is padding). Training and test
+samples are the prefixes of these sessions by the augmentation rule ``min_prefix_length``
+(1: every prefix, the SR-GNN/GCE-GNN rule; 2: prefixes of length >= 2, the RetailRocket rule).
+
+Files are written to a temporary directory beside the target and renamed at the end, so a
+crash never leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_TAG = "dmi-gnn-sessions/1"
+METADATA_FILE = "dataset.json"
+TRAIN_FILE = "train_sessions.npz"
+TEST_FILE = "test_sessions.npz"
+VOCABULARY_FILE = "vocabulary.json"
+
+
+class ProcessedDatasetError(ValueError):
+    """A processed dataset directory is missing a file or holds inconsistent content."""
+
+
+@dataclass
+class Sessions:
+    """Sessions stored flat: session ``s`` is ``items[offsets[s]:offsets[s + 1]]``.
+
+    Shapes:
+        items: ``(total_clicks,)`` int64.
+        offsets: ``(num_sessions + 1,)`` int64, starting at 0, non-decreasing.
+    """
+
+    items: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_lists(cls, sessions: Sequence[Sequence[int]]) -> Sessions:
+        """Build from a list of item-id lists."""
+        lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
+        offsets = np.zeros(len(sessions) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        items = np.fromiter(
+            (item for s in sessions for item in s), dtype=np.int64, count=int(offsets[-1])
+        )
+        return cls(items=items, offsets=offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """``(num_sessions,)`` int64 session lengths."""
+        return np.diff(self.offsets)
+
+    def to_lists(self) -> list[list[int]]:
+        """The sessions as Python lists (for pickles and small tests)."""
+        flat = self.items.tolist()
+        bounds = self.offsets.tolist()
+        return [flat[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@dataclass
+class ProcessedDataset:
+    """A prepared dataset: train and test sessions, vocabulary and metadata."""
+
+    train: Sessions
+    test: Sessions
+    vocabulary: list[int] | list[str]
+    name: str
+    min_prefix_length: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_items(self) -> int:
+        """Number of items ``N`` (ids ``1..N``)."""
+        return len(self.vocabulary)
+
+
+def _check_sessions(sessions: Sessions, num_items: int, where: str) -> None:
+    offsets, items = sessions.offsets, sessions.items
+    if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(items):
+        raise ProcessedDatasetError(f"{where}: offsets must start at 0 and end at len(items)")
+    lengths = np.diff(offsets)
+    if (lengths <= 0).any():
+        bad = int(np.flatnonzero(lengths <= 0)[0])
+        raise ProcessedDatasetError(f"{where}: session {bad} is empty")
+    if len(items) and (items.min() < 1 or items.max() > num_items):
+        bad = int(np.flatnonzero((items < 1) | (items > num_items))[0])
+        raise ProcessedDatasetError(
+            f"{where}: item id {int(items[bad])} at flat position {bad} is outside 1..{num_items}"
+        )
+
+
+def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> Path:
+    """Validate ``dataset`` and write it to ``directory`` atomically; return the directory.
+
+    An existing directory is replaced only once the new one is complete.
+    """
+    target = Path(directory)
+    _check_sessions(dataset.train, dataset.num_items, f"{target} train sessions")
+    _check_sessions(dataset.test, dataset.num_items, f"{target} test sessions")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, sessions in ((TRAIN_FILE, dataset.train), (TEST_FILE, dataset.test)):
+            np.savez(staging / name, items=sessions.items, offsets=sessions.offsets)
+        with open(staging / VOCABULARY_FILE, "w") as handle:
+            json.dump(list(dataset.vocabulary), handle)
+        metadata = {
+            "format": FORMAT_TAG,
+            "name": dataset.name,
+            "num_items": dataset.num_items,
+            "min_prefix_length": dataset.min_prefix_length,
+            **dataset.metadata,
+        }
+        with open(staging / METADATA_FILE, "w") as handle:
+            json.dump(metadata, handle, indent=2)
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            target.rename(backup)
+            staging.rename(target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def is_processed_dataset(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` looks like a processed dataset (has ``dataset.json``)."""
+    return (Path(directory) / METADATA_FILE).is_file()
+
+
+def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
+    """Read and validate a processed dataset directory; errors name the file and the problem."""
+    root = Path(directory)
+    for name in (METADATA_FILE, TRAIN_FILE, TEST_FILE, VOCABULARY_FILE):
+        if not (root / name).is_file():
+            raise ProcessedDatasetError(
+                f"{root / name} is missing: {root} is not a complete processed dataset "
+                "(make one with `dmi-gnn prepare RECIPE --input RAW --output DIR`)"
+            )
+    try:
+        metadata = json.loads((root / METADATA_FILE).read_text())
+    except json.JSONDecodeError as error:
+        raise ProcessedDatasetError(f"{root / METADATA_FILE}: not valid JSON ({error})") from None
+    if metadata.get("format") != FORMAT_TAG:
+        raise ProcessedDatasetError(
+            f"{root / METADATA_FILE}: format is {metadata.get('format')!r}, expected {FORMAT_TAG!r}"
+        )
+    try:
+        vocabulary = json.loads((root / VOCABULARY_FILE).read_text())
+    except json.JSONDecodeError as error:
+        raise ProcessedDatasetError(f"{root / VOCABULARY_FILE}: not valid JSON ({error})") from None
+    if not isinstance(vocabulary, list) or len(vocabulary) != metadata.get("num_items"):
+        raise ProcessedDatasetError(
+            f"{root / VOCABULARY_FILE}: expected a list of {metadata.get('num_items')} raw ids"
+        )
+    splits = {}
+    for name in (TRAIN_FILE, TEST_FILE):
+        try:
+            with np.load(root / name, allow_pickle=False) as arrays:
+                items = arrays["items"].astype(np.int64)
+                offsets = arrays["offsets"].astype(np.int64)
+            splits[name] = Sessions(items=items, offsets=offsets)
+        except (OSError, ValueError, KeyError) as error:
+            raise ProcessedDatasetError(f"{root / name}: unreadable ({error})") from None
+        _check_sessions(splits[name], len(vocabulary), str(root / name))
+    extra = {
+        k: v
+        for k, v in metadata.items()
+        if k not in {"format", "name", "num_items", "min_prefix_length"}
+    }
+    return ProcessedDataset(
+        train=splits[TRAIN_FILE],
+        test=splits[TEST_FILE],
+        vocabulary=vocabulary,
+        name=str(metadata.get("name", root.name)),
+        min_prefix_length=int(metadata.get("min_prefix_length", 1)),
+        metadata=extra,
+    )
