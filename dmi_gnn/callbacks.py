@@ -1,0 +1,131 @@
+"""Callbacks of the ``dmi-gnn`` command: per-epoch seeding, prediction file, run metadata."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback
+from lightning.pytorch.cli import SaveConfigCallback
+
+log = logging.getLogger(__name__)
+
+
+class EpochSeeding(Callback):
+    """Re-seed torch and numpy at the start of every training epoch from ``(seed, epoch)``.
+
+    Makes each epoch's randomness (dropout) independent of what ran before it, so a run
+    resumed from an epoch-end checkpoint (``fit --ckpt_path last``) reproduces the
+    uninterrupted run exactly. The shuffling of the training set is seeded per epoch by the
+    datamodule's sampler in the same way.
+
+    Args:
+        enabled: turn the re-seeding off to get Lightning's plain global seeding.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.enabled:
+            return
+        base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+        seed = (base * 1_000_003 + trainer.current_epoch * 7919 + trainer.global_rank) % 2**32
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write one JSON line per input line of the predict file, in file order.
+
+    A good line gives ``{"line", "items", "scores", "unknown"}`` (``unknown``: raw ids the
+    model does not know, skipped); a bad one gives ``{"line", "error"}``. The file is written
+    under a temporary name and renamed when prediction ends.
+
+    Args:
+        output_path: where to write; default ``<run directory>/predictions.jsonl``.
+    """
+
+    def __init__(self, output_path: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output_path = output_path
+        self._handle: Any = None
+        self._target: Path | None = None
+        self._counts = {"lines": 0, "errors": 0, "unknown_ids": 0}
+
+    def _resolve(self, trainer: L.Trainer) -> Path:
+        if self.output_path:
+            return Path(self.output_path)
+        return Path(trainer.default_root_dir) / "predictions.jsonl"
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.world_size > 1:
+            raise RuntimeError("dmi-gnn predict runs on one device: pass --trainer.devices 1")
+        self._target = self._resolve(trainer)
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self._target.with_suffix(self._target.suffix + ".tmp"), "w")
+        self._counts = {"lines": 0, "errors": 0, "unknown_ids": 0}
+
+    def write_on_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        prediction: Any,
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        if self._handle is None:
+            return
+        for record in prediction:
+            self._counts["lines"] += 1
+            self._counts["errors"] += "error" in record
+            self._counts["unknown_ids"] += len(record.get("unknown", ()))
+            self._handle.write(json.dumps(record) + "\n")
+
+    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        self._handle = None
+        temporary = self._target.with_suffix(self._target.suffix + ".tmp")
+        temporary.replace(self._target)
+        counts = self._counts
+        log.warning(
+            "wrote %d predictions to %s (%d lines with an error, %d unknown item ids skipped)",
+            counts["lines"] - counts["errors"],
+            self._target,
+            counts["errors"],
+            counts["unknown_ids"],
+        )
+
+
+class RunConfigSaver(SaveConfigCallback):
+    """Save ``config.yaml`` in the run directory and log the run's identity to every logger.
+
+    Loggers receive the resolved config (W&B: as the run config), the dataset hash and the
+    dataset's sizes, so every logged metric can be traced to the exact data it came from.
+    """
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        datamodule = trainer.datamodule
+        identity = {}
+        if datamodule is not None:
+            for key in ("dataset_hash", "num_items", "protocol"):
+                value = getattr(datamodule, key, None)
+                if value is not None:
+                    identity[f"data/{key}"] = value
+        for logger in trainer.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                logger.experiment.config.update(
+                    {"cli": self.config.as_dict(), **identity}, allow_val_change=True
+                )
+            elif identity:
+                logger.log_hyperparams(identity)

@@ -1,0 +1,381 @@
+"""``DMIGNN``: the LightningModule around :class:`dmi_gnn.nn.DMIGNNNet`.
+
+The module owns what the pure network does not: the loss (cross-entropy plus the interest
+regulariser, eqs. 9-10), the optimiser and schedule, the ranking metrics, the vocabulary that
+turns raw item ids into model ids and back, and the inference helpers (:meth:`DMIGNN.recommend`,
+:meth:`DMIGNN.inspect_interests`). Everything needed to predict (parameters, the global
+neighbour table, the vocabulary) lives in the checkpoint, so
+``DMIGNN.load_from_checkpoint(path)`` alone is enough to serve recommendations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datamodules.batch import SessionBatch
+from datamodules.batching import collate_sessions
+from datamodules.graph import GlobalGraph, fill_neighbors_with_replacement
+from datamodules.vocab import Vocabulary
+from dmi_gnn.losses import interest_regularizer
+from dmi_gnn.metrics import RankingMetrics
+from dmi_gnn.nn import DMIGNNNet
+from dmi_gnn.semantics import resolve_semantics
+
+log = logging.getLogger(__name__)
+
+
+class Recommendation(NamedTuple):
+    """Top-K recommendation for one session of raw item ids.
+
+    Attributes:
+        items: raw ids of the recommended items, best first (empty when ``error`` is set).
+        scores: their scores (eq. 6), same order.
+        unknown: raw ids of the session that the vocabulary does not know (skipped).
+        error: why no recommendation could be made, or None.
+    """
+
+    items: list
+    scores: list[float]
+    unknown: list
+    error: str | None = None
+
+
+class DMIGNN(L.LightningModule):
+    """DMI-GNN (Lv, Liu and Xu, AAAI 2025) as a LightningModule.
+
+    Loss per batch: ``CE(max_u scores, target) + beta * R`` where ``R`` is the DMI regulariser
+    (eq. 10), the plain similarity regulariser (eq. 9) or nothing. Metrics: HR@K, MRR@K,
+    NDCG@K and Cov@K over the full catalogue, logged as ``val/HR@20`` etc. (``test/...`` when
+    the evaluation set is the test set, as in the paper protocol).
+
+    ``semantics`` picks the preset of every option where the published code and the paper's
+    equations differ (see :mod:`dmi_gnn.semantics`); each such option can also be set on its
+    own, and ``None`` means "from the preset".
+
+    Args:
+        num_items: number of items N (ids 1..N). Linked from the datamodule by the CLI.
+        semantics: ``"reference"`` (as the published code computes) or ``"paper"``.
+        embedding_dim: size d of item, position and interest vectors.
+        num_interests: number of interest heads U.
+        beta: weight of the interest regulariser.
+        eta: the length threshold of the DMI regulariser (eq. 10).
+        regularizer: ``"dmi"`` (eq. 10), ``"similarity"`` (eq. 9) or ``"none"``.
+        regularizer_reduction: ``"sum"`` or ``"mean"`` of the regulariser over the batch.
+        scoring: ``"max"`` over interests (eq. 6) or ``"sum"`` (Table 3 ablation).
+        positional: ``"multi"`` positional patterns, or ``"single"`` (Table 3 ablation).
+        hop: number of hops of the global aggregator.
+        num_neighbors: neighbours per item in the global graph table (its top-k).
+        dropout_local: dropout on the local-branch output.
+        dropout_global: dropout on the global-branch output.
+        dropout_gcn: dropout inside the global aggregator.
+        leaky_relu_slope: negative slope of the attention LeakyReLUs.
+        global_activation: activation of the global aggregator output.
+        max_positions: rows of the reversed position table (longer prefixes reuse the last).
+        normalize_embeddings: L2-normalise local-branch and candidate embeddings.
+        attention: ``"raw"`` (un-normalised) or ``"softmax"`` interest attention.
+        readout_bias: use the bias b3 of eq. 3.
+        full_dropout: what a dropout rate of exactly 1 does to a branch.
+        neighbor_padding: ``"resampled"`` (fill short neighbour lists with replacement) or
+            ``"masked"`` (mask empty slots).
+        use_global: keep the global branch at all.
+        optimizer: ``"adam"`` (coupled L2, as the reference) or ``"adamw"`` (decoupled).
+        lr: learning rate.
+        weight_decay: L2 (adam) or decoupled (adamw) weight decay.
+        lr_step: epochs between learning-rate decays (StepLR); 0 disables the schedule.
+        lr_gamma: learning-rate decay factor.
+        top_k: number of items returned by ``predict_step`` and ``recommend``.
+        metric_ks: the K values of the ranking metrics.
+        neighbor_seed: seed of the with-replacement neighbour filling (``resampled``).
+    """
+
+    def __init__(
+        self,
+        num_items: int = 0,
+        semantics: Literal["reference", "paper"] = "reference",
+        embedding_dim: int = 100,
+        num_interests: int = 3,
+        beta: float = 0.01,
+        eta: float = 8.0,
+        regularizer: Literal["none", "similarity", "dmi"] = "dmi",
+        regularizer_reduction: Literal["sum", "mean"] | None = None,
+        scoring: Literal["max", "sum"] = "max",
+        positional: Literal["multi", "single"] = "multi",
+        hop: int = 1,
+        num_neighbors: int = 12,
+        dropout_local: float = 0.0,
+        dropout_global: float = 0.5,
+        dropout_gcn: float = 0.0,
+        leaky_relu_slope: float = 0.2,
+        global_activation: Literal["relu", "tanh"] = "relu",
+        max_positions: int = 200,
+        normalize_embeddings: bool | None = None,
+        attention: Literal["raw", "softmax"] | None = None,
+        readout_bias: bool | None = None,
+        full_dropout: Literal["zero", "drop_branch"] | None = None,
+        neighbor_padding: Literal["resampled", "masked"] | None = None,
+        use_global: bool = True,
+        optimizer: Literal["adam", "adamw"] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        lr_step: int = 3,
+        lr_gamma: float = 0.1,
+        top_k: int = 20,
+        metric_ks: Sequence[int] = (10, 20),
+        neighbor_seed: int = 2024,
+    ) -> None:
+        super().__init__()
+        if num_items < 1:
+            raise ValueError(
+                f"num_items must be >= 1, got {num_items}; under the CLI it comes from the "
+                "datamodule, in Python pass `num_items=datamodule.num_items`"
+            )
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        if lr <= 0 or weight_decay < 0:
+            raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
+        if lr_step < 0 or not 0 < lr_gamma <= 1:
+            raise ValueError(f"lr_step must be >= 0 and lr_gamma in (0, 1], got {lr_step}, {lr_gamma}")
+        if top_k < 1 or not metric_ks or min(metric_ks) < 1:
+            raise ValueError(f"top_k and every metric K must be >= 1, got {top_k}, {metric_ks}")
+        self.save_hyperparameters()
+        options = resolve_semantics(
+            semantics,
+            normalize_embeddings=normalize_embeddings,
+            attention=attention,
+            readout_bias=readout_bias,
+            regularizer_reduction=regularizer_reduction,
+            full_dropout=full_dropout,
+            neighbor_padding=neighbor_padding,
+        )
+        self.regularizer_reduction: str = options.pop("regularizer_reduction")
+        self.net = DMIGNNNet(
+            num_items=num_items,
+            embedding_dim=embedding_dim,
+            num_interests=num_interests,
+            hop=hop,
+            num_neighbors=num_neighbors,
+            dropout_local=dropout_local,
+            dropout_global=dropout_global,
+            dropout_gcn=dropout_gcn,
+            leaky_relu_slope=leaky_relu_slope,
+            global_activation=global_activation,
+            max_positions=max_positions,
+            positional=positional,
+            scoring=scoring,
+            use_global=use_global,
+            **options,
+        )
+        self.vocabulary = Vocabulary.identity(num_items)
+        ks = tuple(sorted(set(int(k) for k in metric_ks)))
+        self.val_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="val/")
+        self.test_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="test/")
+        self._eval_prefix = "val"
+
+    # ----------------------------------------------------------------------------- data hookup
+    def setup(self, stage: str) -> None:
+        """Take the global graph and the vocabulary from the datamodule, if there is one.
+
+        Runs before Lightning restores a checkpoint, so when testing or predicting from a
+        checkpoint its own graph and vocabulary win.
+        """
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if datamodule is None:
+            return
+        if datamodule.num_items != self.hparams.num_items:
+            raise ValueError(
+                f"the datamodule has {datamodule.num_items} items but the model was built for "
+                f"{self.hparams.num_items}; train a new model or use the matching dataset"
+            )
+        self._eval_prefix = getattr(datamodule, "evaluation_split", "val")
+        graph = datamodule.global_graph
+        if graph is not None:
+            self.set_global_graph(graph)
+        vocabulary = getattr(datamodule, "vocabulary", None)
+        if vocabulary is not None:
+            self.vocabulary = vocabulary
+
+    def set_global_graph(self, graph: GlobalGraph) -> None:
+        """Install the global item graph (filling short neighbour lists if ``resampled``)."""
+        if graph.neighbors.shape[1] != self.hparams.num_neighbors:
+            raise ValueError(
+                f"the global graph keeps {graph.neighbors.shape[1]} neighbours per item but the "
+                f"model expects num_neighbors={self.hparams.num_neighbors}"
+            )
+        if self.net.neighbor_padding == "resampled":
+            graph = fill_neighbors_with_replacement(graph, seed=self.hparams.neighbor_seed)
+        self.net.set_global_graph(
+            torch.as_tensor(graph.neighbors, dtype=torch.long),
+            torch.as_tensor(graph.weights, dtype=torch.float32),
+        )
+
+    def get_extra_state(self) -> dict[str, Tensor]:
+        """The vocabulary, stored in the checkpoint as plain tensors."""
+        return self.vocabulary.to_state()
+
+    def set_extra_state(self, state: dict[str, Tensor]) -> None:
+        """Restore the vocabulary saved by :meth:`get_extra_state`."""
+        self.vocabulary = Vocabulary.from_state(state)
+
+    # ------------------------------------------------------------------------------- training
+    def loss(self, batch: SessionBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """Cross-entropy and weighted interest regulariser of one batch.
+
+        Returns:
+            ``(total, cross_entropy, regularizer_term)``, scalars; the last already
+            multiplied by ``beta``. Also returns nothing else: scores are recomputed for
+            metrics by :meth:`evaluation_step`.
+        """
+        output = self.net(batch)
+        cross_entropy = F.cross_entropy(output.scores, batch.targets - 1)
+        regularizer = self.hparams.beta * interest_regularizer(
+            self.hparams.regularizer,
+            output.attention,
+            batch.mask,
+            batch.lengths,
+            eta=self.hparams.eta,
+            reduction=self.regularizer_reduction,
+        )
+        return cross_entropy + regularizer, cross_entropy, regularizer
+
+    def training_step(self, batch: SessionBatch, batch_idx: int) -> Tensor:
+        total, cross_entropy, regularizer = self.loss(batch)
+        size = batch.batch_size
+        self.log("train/loss", total, prog_bar=True, batch_size=size)
+        self.log("train/ce", cross_entropy, batch_size=size)
+        self.log("train/regularizer", regularizer, batch_size=size)
+        return total
+
+    def on_train_start(self) -> None:
+        # The sanity check must not leak into the first epoch's validation metrics.
+        self.val_metrics.reset()
+
+    # ----------------------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: SessionBatch, metrics: RankingMetrics, prefix: str) -> None:
+        output = self.net(batch)
+        loss = F.cross_entropy(output.scores, batch.targets - 1)
+        self.log(f"{prefix}/loss", loss, batch_size=batch.batch_size, sync_dist=True)
+        metrics.update(output.scores, batch.targets)
+
+    def _log_metrics(self, metrics: RankingMetrics, prefix: str) -> None:
+        values = metrics.compute()
+        for name, value in values.items():
+            self.log(f"{prefix}/{name.split('/', 1)[-1]}", value, prog_bar=name.endswith("@20"))
+        metrics.reset()
+
+    def validation_step(self, batch: SessionBatch, batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, self._eval_prefix)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics, self._eval_prefix)
+
+    def test_step(self, batch: SessionBatch, batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics, "test")
+
+    # ----------------------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def top_k_items(self, batch: SessionBatch, k: int | None = None) -> tuple[Tensor, Tensor]:
+        """Model ids ``(B, K)`` (1..N) and scores ``(B, K)`` of the K best items per prefix."""
+        k = min(k or self.hparams.top_k, self.hparams.num_items)
+        scores = self.net(batch).scores
+        values, indices = scores.topk(k, dim=1)
+        return indices + 1, values
+
+    def predict_step(self, batch: SessionBatch, batch_idx: int, dataloader_idx: int = 0) -> dict:
+        """Top-K raw item ids and scores for every prefix of the batch."""
+        ids, scores = self.top_k_items(batch)
+        return {
+            "items": [self.vocabulary.decode(row) for row in ids.cpu()],
+            "scores": scores.cpu().tolist(),
+        }
+
+    @torch.no_grad()
+    def recommend(self, sessions: Sequence[Sequence[Any]], k: int | None = None) -> list[Recommendation]:
+        """Recommend the next items for sessions given as lists of raw item ids.
+
+        Unknown raw ids are skipped (and reported); a session with no known item gets a
+        :class:`Recommendation` whose ``error`` says so instead of items.
+
+        Args:
+            sessions: each a chronological list of raw item ids (oldest first).
+            k: how many items to return (default: ``top_k``).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            encoded, results = [], []
+            for index, session in enumerate(sessions):
+                ids, unknown = self.vocabulary.encode(session)
+                if not ids:
+                    reason = "empty session" if len(session) == 0 else "no known item in session"
+                    results.append(Recommendation([], [], unknown, f"session {index}: {reason}"))
+                else:
+                    encoded.append(ids)
+                    results.append(Recommendation([], [], unknown))
+            if encoded:
+                batch = collate_sessions(encoded, max_len=None)
+                batch = SessionBatch(*(t.to(self.device) for t in batch))
+                ids, scores = self.top_k_items(batch, k)
+                rows = iter(zip(ids.cpu(), scores.cpu().tolist(), strict=True))
+                for position, result in enumerate(results):
+                    if result.error is None:
+                        row_ids, row_scores = next(rows)
+                        items = self.vocabulary.decode(row_ids)
+                        results[position] = Recommendation(items, row_scores, result.unknown)
+            return results
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def inspect_interests(self, sessions: Sequence[Sequence[Any]]) -> list[dict[str, Tensor]]:
+        """Per-position attention of every interest and the interests' pairwise similarity.
+
+        The matrices behind the paper's Figure 3. Positions are reversed (0 = most recent).
+
+        Returns:
+            One dict per session: ``attention`` ``(l, U)`` over its ``l`` known items and
+            ``similarity`` ``(U, U)`` (cosine of the interest vectors).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            encoded = []
+            for index, session in enumerate(sessions):
+                ids, _ = self.vocabulary.encode(session)
+                if not ids:
+                    raise ValueError(f"session {index} has no item known to the model")
+                encoded.append(ids)
+            batch = collate_sessions(encoded, max_len=None)
+            batch = SessionBatch(*(t.to(self.device) for t in batch))
+            attention, similarity = self.net.inspect(batch)
+            lengths = batch.lengths.tolist()
+            return [
+                {"attention": attention[i, : lengths[i]].cpu(), "similarity": similarity[i].cpu()}
+                for i in range(len(encoded))
+            ]
+        finally:
+            self.train(was_training)
+
+    # ------------------------------------------------------------------------------ optimiser
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        hp = self.hparams
+        if hp.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.lr_step == 0:
+            return optimizer
+        # Stepped once per epoch: the LR of epoch e is lr * gamma ** (e // lr_step), exactly as
+        # the reference (which steps after training, before evaluating; evaluation ignores lr).
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, hp.lr_step, gamma=hp.lr_gamma)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
