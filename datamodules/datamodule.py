@@ -216,8 +216,17 @@ class SessionDataModule(LightningDataModule):
         if data is None:
             raw = load_sessions(self.info, self.data_dir, self.download, self.synthetic_config)
             data = prepare(raw, self.info.num_items, self.options)
-            save_prepared(data, path)
-            logger.info("cached prepared %s data in %s", self.info.name, path)
+            try:
+                save_prepared(data, path)
+            except OSError as error:
+                logger.warning(
+                    "could not write the cache file %s (%s); continuing without a cache "
+                    "(set cache_dir to a writable folder)",
+                    path,
+                    error,
+                )
+            else:
+                logger.info("cached prepared %s data in %s", self.info.name, path)
         return data, key
 
     def prepare_data(self) -> None:

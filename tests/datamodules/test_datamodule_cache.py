@@ -80,3 +80,13 @@ def test_default_cache_location_is_under_data_dir(tmp_path):
     data = SessionDataModule(data_dir=str(tmp_path / "data"), **SMALL)
     data.setup("fit")
     assert [p.suffix for p in (tmp_path / "data" / ".cache").iterdir()] == [".npz"]
+
+
+def test_unwritable_cache_dir_warns_and_goes_on(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="datamodules.datamodule"):
+        data = SessionDataModule(cache_dir=str(blocker / "cache"), **SMALL)
+        data.setup("fit")
+    assert "could not write the cache file" in caplog.text
+    assert len(data.train_dataset) > 0

@@ -100,3 +100,33 @@ def test_bad_processed_metadata_names_the_file(tmp_path):
     (root / "dataset.json").write_text(json.dumps({"format": "dmi-gnn-sessions/1"}))
     with pytest.raises(DataError, match=r"dataset\.json: bad metadata"):
         SessionDataModule(dataset=str(root))
+
+
+def test_lightning_cli_parses_the_options_and_links_num_items(tmp_path):
+    import lightning as L
+    from lightning.pytorch.cli import LightningCLI
+
+    class Model(L.LightningModule):
+        def __init__(self, num_items: int = 0) -> None:
+            super().__init__()
+            self.num_items = num_items
+
+    class CLI(LightningCLI):
+        def add_arguments_to_parser(self, parser):
+            parser.link_arguments("data.num_items", "model.num_items", apply_on="instantiate")
+
+    cli = CLI(
+        Model,
+        SessionDataModule,
+        run=False,
+        trainer_defaults={"logger": False},
+        args=[
+            "--data.synthetic_num_items=77",
+            "--data.protocol=paper",
+            "--data.max_len=10",
+            f"--data.cache_dir={tmp_path}",
+        ],
+    )
+    assert cli.model.num_items == 77
+    assert cli.datamodule.evaluation_split == "test" and cli.datamodule.max_len == 10
+    assert list(tmp_path.iterdir()) == []  # linking num_items prepared nothing
