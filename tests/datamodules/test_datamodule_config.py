@@ -102,7 +102,7 @@ def test_bad_processed_metadata_names_the_file(tmp_path):
         SessionDataModule(dataset=str(root))
 
 
-def test_lightning_cli_parses_the_options_and_links_num_items(tmp_path):
+def test_lightning_cli_parses_the_options_and_links_num_items(tmp_path, monkeypatch):
     import lightning as L
     from lightning.pytorch.cli import LightningCLI
 
@@ -115,11 +115,13 @@ def test_lightning_cli_parses_the_options_and_links_num_items(tmp_path):
         def add_arguments_to_parser(self, parser):
             parser.link_arguments("data.num_items", "model.num_items", apply_on="instantiate")
 
+    monkeypatch.setattr("sys.argv", ["dmi-gnn"])
     cli = CLI(
         Model,
         SessionDataModule,
         run=False,
         trainer_defaults={"logger": False},
+        seed_everything_default=False,
         args=[
             "--data.synthetic_num_items=77",
             "--data.protocol=paper",
