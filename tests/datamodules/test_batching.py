@@ -131,3 +131,18 @@ def test_gather_from_flat_arrays():
 def test_collate_rejects_bad_input(sessions, targets, message):
     with pytest.raises(ValueError, match=message):
         collate_sessions(sessions, targets)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_same_batch_on_the_gpu():
+    rng = np.random.default_rng(3)
+    sessions = _random_sessions(rng, count=64, max_length=30, vocabulary=12)
+    lengths = torch.tensor([len(s) for s in sessions])
+    flat = torch.tensor([item for s in sessions for item in s])
+    starts = lengths.cumsum(0) - lengths
+    targets = torch.arange(1, 65)
+    on_cpu = make_batch(flat, starts, lengths, targets, max_len=20)
+    on_gpu = make_batch(*(t.cuda() for t in (flat, starts, lengths, targets)), max_len=20)
+    for cpu_field, gpu_field in zip(on_cpu, on_gpu, strict=True):
+        assert gpu_field.is_cuda
+        assert torch.equal(cpu_field, gpu_field.cpu())
