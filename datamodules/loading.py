@@ -1,0 +1,53 @@
+"""Serving samples to a ``DataLoader`` a whole batch at a time.
+
+:class:`SampleDataset` implements ``__getitems__``, so the ``DataLoader`` hands it the list of a
+batch's indices and gets back a ready :class:`~datamodules.batch.SessionBatch` (built with tensor
+ops by :func:`~datamodules.batching.make_batch`); :func:`keep_batch` is the matching
+``collate_fn``. Samplers (random, sequential, or Lightning's distributed one) work unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from datamodules.batch import SessionBatch
+from datamodules.batching import make_batch
+from datamodules.samples import Samples
+
+
+class SampleDataset(Dataset):
+    """The samples of one split, batched on indexing.
+
+    Args:
+        samples: the split's flat arrays.
+        max_len: keep only the ``max_len`` most recent clicks of longer prefixes.
+    """
+
+    def __init__(self, samples: Samples, max_len: int | None = None) -> None:
+        self.flat = torch.from_numpy(samples.flat)
+        self.starts = torch.from_numpy(samples.starts)
+        self.lengths = torch.from_numpy(samples.lengths)
+        self.targets = torch.from_numpy(samples.targets)
+        self.max_len = max_len
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitems__(self, indices: Sequence[int]) -> SessionBatch:
+        """The batch of samples ``indices`` (in that order)."""
+        index = torch.as_tensor(indices, dtype=torch.int64)
+        return make_batch(
+            self.flat, self.starts[index], self.lengths[index], self.targets[index], self.max_len
+        )
+
+    def __getitem__(self, index: int) -> SessionBatch:
+        """A batch holding sample ``index`` alone (the DataLoader uses ``__getitems__``)."""
+        return self.__getitems__([index])
+
+
+def keep_batch(batch: SessionBatch) -> SessionBatch:
+    """``collate_fn`` for :class:`SampleDataset`: the batch is already built."""
+    return batch

@@ -1,0 +1,92 @@
+"""From raw sessions to the arrays a run needs: split samples, global graph, vocabulary.
+
+This is where the split protocol lives:
+
+* validation sessions are the **last** ``val_fraction`` of the chronological train sessions,
+  whole sessions (:func:`datamodules.samples.split_last_sessions`); the rest are the fit
+  sessions;
+* train samples are the prefixes of the fit sessions, validation samples the prefixes of the
+  validation sessions, both by the dataset's augmentation rule;
+* test samples are the dataset's test samples, untouched;
+* the global graph is built from the fit sessions only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from datamodules.graph import GlobalGraph, build_global_graph
+from datamodules.samples import Samples, prefix_samples, split_last_sessions
+from datamodules.sources import RawSessions
+from datamodules.vocab import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """The options that change the prepared content (they are part of the cache key)."""
+
+    val_fraction: float
+    min_prefix_length: int
+    graph_window: int
+    graph_top_k: int
+
+
+@dataclass
+class PreparedData:
+    """Everything :class:`~datamodules.datamodule.SessionDataModule` serves.
+
+    Attributes:
+        num_items: ``N``.
+        train, val, test: the samples of each split (``val`` is empty without validation).
+        graph: the global graph of the fit sessions.
+        vocabulary: raw ids <-> ``1..N``.
+        counts: sessions and samples per split (``test_sessions`` is -1 when the test file
+            holds pairs rather than sessions).
+    """
+
+    num_items: int
+    train: Samples
+    val: Samples
+    test: Samples
+    graph: GlobalGraph
+    vocabulary: Vocabulary
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> PreparedData:
+    """Split, augment and build the global graph (see the module docstring)."""
+    fit_sessions, val_sessions = split_last_sessions(raw.train_sessions, options.val_fraction)
+    train = prefix_samples(fit_sessions, options.min_prefix_length)
+    val = prefix_samples(val_sessions, options.min_prefix_length)
+    graph = build_global_graph(
+        fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
+    )
+    counts = {
+        "fit_sessions": len(fit_sessions),
+        "val_sessions": len(val_sessions),
+        "test_sessions": -1 if raw.test_sessions_count is None else raw.test_sessions_count,
+        "train_samples": len(train),
+        "val_samples": len(val),
+        "test_samples": len(raw.test),
+        "fit_sessions_without_samples": int(
+            (fit_sessions.lengths <= options.min_prefix_length).sum()
+        ),
+        "val_sessions_without_samples": int(
+            (val_sessions.lengths <= options.min_prefix_length).sum()
+        ),
+    }
+    logger.info(
+        "prepared %d train samples from %d sessions, %d validation samples from %d sessions, "
+        "%d test samples",
+        len(train),
+        len(fit_sessions),
+        len(val),
+        len(val_sessions),
+        len(raw.test),
+    )
+    if len(val_sessions) and not len(val):
+        logger.warning("the %d validation sessions give no sample", len(val_sessions))
+    return PreparedData(num_items, train, val, raw.test, graph, raw.vocabulary, counts)
