@@ -32,7 +32,6 @@ import math
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
@@ -40,10 +39,16 @@ from torch.utils.data import DataLoader
 from datamodules.cache import cache_key, cache_path, load_prepared, save_prepared
 from datamodules.graph import GlobalGraph
 from datamodules.loading import SampleDataset, keep_batch
-from datamodules.predict import JSON_SUFFIXES, TEXT_SUFFIXES, PredictRecord, read_predict_file
+from datamodules.predict import (
+    JSON_SUFFIXES,
+    TEXT_SUFFIXES,
+    PredictRecord,
+    PredictRecords,
+    collate_records,
+    read_predict_file,
+)
 from datamodules.prepared import PreparedData, PrepareOptions, prepare
-from datamodules.processed import Sessions
-from datamodules.samples import Samples
+from datamodules.sampling import EpochShuffleSampler, evaluation_sampler
 from datamodules.sources import describe_dataset, fingerprint, load_sessions
 from datamodules.synthetic import SyntheticConfig
 from datamodules.vocab import Vocabulary
@@ -190,7 +195,7 @@ class SessionDataModule(LightningDataModule):
         self.train_dataset: SampleDataset | None = None
         self.val_dataset: SampleDataset | None = None
         self.test_dataset: SampleDataset | None = None
-        self.predict_dataset: SampleDataset | None = None
+        self.predict_dataset: PredictRecords | None = None
         self.predict_records: list[PredictRecord] = []
 
     # ----------------------------------------------------------------- preparation and loading
@@ -242,30 +247,27 @@ class SessionDataModule(LightningDataModule):
         return self._data
 
     def setup(self, stage: str | None = None) -> None:
-        """Load the prepared arrays (from the cache) and build the split datasets."""
+        """Load the prepared arrays (from the cache) and build the split datasets.
+
+        ``setup("predict")`` reads only ``predict_file``: the model encodes the raw ids with the
+        vocabulary of its checkpoint, so predicting needs no training data.
+        """
+        if stage == "predict":
+            self._setup_predict()
+            return
         data = self._ensure_loaded()
         if self.train_dataset is None:
             self.train_dataset = SampleDataset(data.train, self.max_len)
             self.val_dataset = SampleDataset(data.val, self.max_len)
             self.test_dataset = SampleDataset(data.test, self.max_len)
-        if stage == "predict" or (stage is None and self.predict_file is not None):
-            self._setup_predict(data.vocabulary)
+        if stage is None and self.predict_file is not None:
+            self._setup_predict()
 
-    def _setup_predict(self, vocabulary: Vocabulary) -> None:
+    def _setup_predict(self) -> None:
         if self.predict_file is None:
             raise ValueError("set predict_file to predict (a .jsonl or .csv file of sessions)")
-        self.predict_records, sessions = read_predict_file(self.predict_file, vocabulary)
-        if sessions:
-            flat = Sessions.from_lists(sessions)
-            samples = Samples(
-                flat=flat.items,
-                starts=flat.offsets[:-1].copy(),
-                lengths=flat.lengths,
-                targets=np.zeros(len(sessions), dtype=np.int64),
-            )
-        else:
-            samples = Samples.empty()
-        self.predict_dataset = SampleDataset(samples, self.max_len)
+        self.predict_records = read_predict_file(self.predict_file)
+        self.predict_dataset = PredictRecords(self.predict_records)
 
     # -------------------------------------------------------------------------- exposed state
 
@@ -328,18 +330,21 @@ class SessionDataModule(LightningDataModule):
     def _loader(self, dataset: SampleDataset | None, batch_size: int, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        if shuffle:
+            sampler = EpochShuffleSampler(len(dataset), self.seed)
+        else:
+            sampler = evaluation_sampler(dataset)
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
-            generator=self._shuffle_generator if shuffle else None,
+            sampler=sampler,
             collate_fn=keep_batch,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Training prefixes, shuffled (seeded by ``seed``)."""
+        """Training prefixes, shuffled by ``(seed, epoch)`` (reproducible after a resume)."""
         return self._loader(self.train_dataset, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
@@ -352,7 +357,12 @@ class SessionDataModule(LightningDataModule):
         return self._loader(self.test_dataset, self.eval_batch_size, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        """Valid sessions of ``predict_file`` in file order, targets 0 (see ``predict_records``)."""
+        """Every line of ``predict_file`` as a :class:`PredictRecord`, in file order."""
         if self.predict_dataset is None:
             self.setup("predict")
-        return self._loader(self.predict_dataset, self.eval_batch_size, shuffle=False)
+        return DataLoader(
+            self.predict_dataset,
+            batch_size=self.eval_batch_size,
+            shuffle=False,
+            collate_fn=collate_records,
+        )

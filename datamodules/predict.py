@@ -6,11 +6,10 @@ Formats, chosen by the file extension:
   (``[123, 456]`` or ``["a1", "b2"]``) or an object ``{"session": [...]}`` (other keys ignored).
 * ``.csv`` / ``.txt``: one session per line, raw ids separated by commas (``123,456``).
 
-Sessions are in time order (most recent click last). Raw ids go through the vocabulary: unknown
-ids are skipped inside a session (counted, and logged with a few examples). Every line gets a
-:class:`PredictRecord`, in file order; a line that is empty, malformed, or has no known item has
-an ``error`` and is left out of the predict dataloader, which serves the other lines in file
-order, so predictions zip back onto ``[r for r in records if r.error is None]``.
+Sessions are in time order (most recent click last). Every line gets a :class:`PredictRecord`,
+in file order; an empty or malformed line carries an ``error``. Raw ids are NOT encoded here:
+the model does that with the vocabulary stored in its checkpoint (so predicting needs nothing but
+the checkpoint and this file), skipping and reporting ids it does not know.
 """
 
 from __future__ import annotations
@@ -22,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch.utils.data import Dataset
+
 from datamodules.errors import DataError
-from datamodules.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".csv", ".txt")
-_EXAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,12 @@ class PredictRecord:
 
     Attributes:
         line: 1-based line number.
-        raw_session: the raw ids as read (empty when the line could not be parsed).
-        unknown: raw ids absent from the vocabulary (skipped).
-        error: why the line gets no prediction; None when it is served.
+        raw_session: the raw ids as read, oldest first (empty when the line is malformed).
+        error: why the line gets no prediction; None when it can be served.
     """
 
     line: int
     raw_session: list[Any]
-    unknown: list[Any]
     error: str | None
 
 
@@ -74,14 +71,8 @@ def _parse_text_line(text: str) -> list[Any]:
     return tokens
 
 
-def read_predict_file(
-    path: str | os.PathLike, vocabulary: Vocabulary
-) -> tuple[list[PredictRecord], list[list[int]]]:
-    """Parse ``path`` into per-line records and the encoded sessions of the valid lines.
-
-    Returns:
-        ``(records, sessions)``: one record per line, and the item-id lists of the records whose
-        ``error`` is None, in the same order.
+def read_predict_file(path: str | os.PathLike) -> list[PredictRecord]:
+    """Parse ``path`` into one record per line, in file order.
 
     Raises:
         DataError: the file is missing or has an unsupported extension.
@@ -100,37 +91,38 @@ def read_predict_file(
     if not source.is_file():
         raise DataError(f"{source}: predict file not found")
     records: list[PredictRecord] = []
-    sessions: list[list[int]] = []
-    unknown_total, unknown_examples = 0, []
     with open(source, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text:
-                records.append(PredictRecord(line_number, [], [], "empty line"))
+                records.append(PredictRecord(line_number, [], "empty line"))
                 continue
             try:
                 raw_session = parse(text)
             except ValueError as error:
-                records.append(PredictRecord(line_number, [], [], f"malformed line: {error}"))
+                records.append(PredictRecord(line_number, [], f"malformed line: {error}"))
                 continue
-            ids, unknown = vocabulary.encode(raw_session)
-            unknown_total += len(unknown)
-            unknown_examples.extend(unknown[: _EXAMPLES - len(unknown_examples)])
-            error_message = None
-            if not raw_session:
-                error_message = "empty session"
-            elif not ids:
-                error_message = "no known item in the session"
-            records.append(PredictRecord(line_number, raw_session, unknown, error_message))
-            if error_message is None:
-                sessions.append(ids)
-    if unknown_total:
-        logger.warning(
-            "%s: skipped %d unknown item ids (e.g. %s)", source, unknown_total, unknown_examples
-        )
+            error_message = None if raw_session else "empty session"
+            records.append(PredictRecord(line_number, raw_session, error_message))
     rejected = sum(record.error is not None for record in records)
     if rejected:
-        logger.warning(
-            "%s: %d of %d lines give no session to predict", source, rejected, len(records)
-        )
-    return records, sessions
+        logger.warning("%s: %d of %d lines are empty or malformed", source, rejected, len(records))
+    return records
+
+
+class PredictRecords(Dataset):
+    """The records of a predict file; batches are plain lists of :class:`PredictRecord`."""
+
+    def __init__(self, records: list[PredictRecord]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> PredictRecord:
+        return self.records[index]
+
+
+def collate_records(records: list[PredictRecord]) -> list[PredictRecord]:
+    """``collate_fn`` of :class:`PredictRecords`: keep the list as it is."""
+    return list(records)

@@ -54,7 +54,9 @@ class DMIGNNCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.set_defaults({"early_stopping.patience": 3, "early_stopping.monitor": DEFAULT_MONITOR})
+        parser.set_defaults(
+            {"early_stopping.patience": 3, "early_stopping.monitor": DEFAULT_MONITOR}
+        )
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
         parser.link_arguments("checkpoint.mode", "early_stopping.mode")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
@@ -115,7 +117,11 @@ class DMIGNNCLI(LightningCLI):
             return
         if self.trainer.interrupted:
             return
-        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+        best = (
+            self.trainer.checkpoint_callback.best_model_path
+            if self.trainer.checkpoint_callback
+            else ""
+        )
         if not best:
             log.warning("no best checkpoint was recorded; skipping the final test")
             return
@@ -140,4 +146,3 @@ def main(args: ArgsType = None) -> int:
         args=argv,
     )
     return 0
-

@@ -141,7 +141,9 @@ class DMIGNN(L.LightningModule):
         if lr <= 0 or weight_decay < 0:
             raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
         if lr_step < 0 or not 0 < lr_gamma <= 1:
-            raise ValueError(f"lr_step must be >= 0 and lr_gamma in (0, 1], got {lr_step}, {lr_gamma}")
+            raise ValueError(
+                f"lr_step must be >= 0 and lr_gamma in (0, 1], got {lr_step}, {lr_gamma}"
+            )
         if top_k < 1 or not metric_ks or min(metric_ks) < 1:
             raise ValueError(f"top_k and every metric K must be >= 1, got {top_k}, {metric_ks}")
         self.save_hyperparameters()
@@ -180,26 +182,25 @@ class DMIGNN(L.LightningModule):
 
     # ----------------------------------------------------------------------------- data hookup
     def setup(self, stage: str) -> None:
-        """Take the global graph and the vocabulary from the datamodule, if there is one.
+        """Take the global graph and the vocabulary from the datamodule when training.
 
-        Runs before Lightning restores a checkpoint, so when testing or predicting from a
-        checkpoint its own graph and vocabulary win.
+        When fitting, the model adopts the datamodule's graph (built from the fit sessions only)
+        and vocabulary. For validate/test it adopts them only if it has no graph yet; a trained
+        model keeps its own, and a checkpoint (restored after this hook) always wins. Prediction
+        uses nothing from the datamodule but the sessions.
         """
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if datamodule is None:
+        if datamodule is None or stage == "predict":
             return
         if datamodule.num_items != self.hparams.num_items:
             raise ValueError(
                 f"the datamodule has {datamodule.num_items} items but the model was built for "
                 f"{self.hparams.num_items}; train a new model or use the matching dataset"
             )
-        self._eval_prefix = getattr(datamodule, "evaluation_split", "val")
-        graph = datamodule.global_graph
-        if graph is not None:
-            self.set_global_graph(graph)
-        vocabulary = getattr(datamodule, "vocabulary", None)
-        if vocabulary is not None:
-            self.vocabulary = vocabulary
+        self._eval_prefix = getattr(datamodule, "evaluation_split", None) or "val"
+        if stage == "fit" or not bool(self.net.global_neighbors.any()):
+            self.set_global_graph(datamodule.global_graph)
+            self.vocabulary = datamodule.vocabulary
 
     def set_global_graph(self, graph: GlobalGraph) -> None:
         """Install the global item graph (filling short neighbour lists if ``resampled``)."""
@@ -229,8 +230,7 @@ class DMIGNN(L.LightningModule):
 
         Returns:
             ``(total, cross_entropy, regularizer_term)``, scalars; the last already
-            multiplied by ``beta``. Also returns nothing else: scores are recomputed for
-            metrics by :meth:`evaluation_step`.
+            multiplied by ``beta``.
         """
         output = self.net(batch)
         cross_entropy = F.cross_entropy(output.scores, batch.targets - 1)
@@ -266,7 +266,8 @@ class DMIGNN(L.LightningModule):
     def _log_metrics(self, metrics: RankingMetrics, prefix: str) -> None:
         values = metrics.compute()
         for name, value in values.items():
-            self.log(f"{prefix}/{name.split('/', 1)[-1]}", value, prog_bar=name.endswith("@20"))
+            name = f"{prefix}/{name.split('/', 1)[-1]}"
+            self.log(name, value.float(), prog_bar=name.endswith("@20") and "NDCG" not in name)
         metrics.reset()
 
     def validation_step(self, batch: SessionBatch, batch_idx: int) -> None:
@@ -290,16 +291,41 @@ class DMIGNN(L.LightningModule):
         values, indices = scores.topk(k, dim=1)
         return indices + 1, values
 
-    def predict_step(self, batch: SessionBatch, batch_idx: int, dataloader_idx: int = 0) -> dict:
-        """Top-K raw item ids and scores for every prefix of the batch."""
-        ids, scores = self.top_k_items(batch)
-        return {
-            "items": [self.vocabulary.decode(row) for row in ids.cpu()],
-            "scores": scores.cpu().tolist(),
-        }
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        """Top-K raw item ids and scores, one dict per input session.
+
+        ``batch`` is either a list of :class:`~datamodules.predict.PredictRecord` (the lines of a
+        predict file; raw ids are encoded with this model's vocabulary) or a
+        :class:`~datamodules.batch.SessionBatch` of model ids. Each dict holds ``items``,
+        ``scores`` and ``unknown`` (raw ids skipped), or an ``error``; records keep their
+        ``line``.
+        """
+        if isinstance(batch, SessionBatch):
+            ids, scores = self.top_k_items(batch)
+            return [
+                {"items": self.vocabulary.decode(row), "scores": row_scores}
+                for row, row_scores in zip(ids.cpu(), scores.cpu().tolist(), strict=True)
+            ]
+        servable = [record for record in batch if record.error is None]
+        recommendations = iter(self.recommend([record.raw_session for record in servable]))
+        results = []
+        for record in batch:
+            if record.error is not None:
+                results.append({"line": record.line, "error": record.error})
+                continue
+            found = next(recommendations)
+            result = {"line": record.line, "unknown": found.unknown}
+            if found.error is None:
+                result.update(items=found.items, scores=found.scores)
+            else:
+                result["error"] = found.error
+            results.append(result)
+        return results
 
     @torch.no_grad()
-    def recommend(self, sessions: Sequence[Sequence[Any]], k: int | None = None) -> list[Recommendation]:
+    def recommend(
+        self, sessions: Sequence[Sequence[Any]], k: int | None = None
+    ) -> list[Recommendation]:
         """Recommend the next items for sessions given as lists of raw item ids.
 
         Unknown raw ids are skipped (and reported); a session with no known item gets a
@@ -313,11 +339,13 @@ class DMIGNN(L.LightningModule):
         self.eval()
         try:
             encoded, results = [], []
-            for index, session in enumerate(sessions):
+            for session in sessions:
                 ids, unknown = self.vocabulary.encode(session)
                 if not ids:
-                    reason = "empty session" if len(session) == 0 else "no known item in session"
-                    results.append(Recommendation([], [], unknown, f"session {index}: {reason}"))
+                    reason = (
+                        "empty session" if len(session) == 0 else "no known item in the session"
+                    )
+                    results.append(Recommendation([], [], unknown, reason))
                 else:
                     encoded.append(ids)
                     results.append(Recommendation([], [], unknown))
@@ -378,4 +406,7 @@ class DMIGNN(L.LightningModule):
         # Stepped once per epoch: the LR of epoch e is lr * gamma ** (e // lr_step), exactly as
         # the reference (which steps after training, before evaluating; evaluation ignores lr).
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, hp.lr_step, gamma=hp.lr_gamma)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -35,7 +35,12 @@ def test_train_order_is_shuffled_reproducibly_and_covers_every_sample(make):
     assert epoch != first.train_dataset.targets.tolist()  # shuffled
     assert sorted(epoch) == sorted(first.train_dataset.targets.tolist())
     loader = first.train_dataloader()
-    assert _targets(loader) != epoch  # a new order each epoch
+    loader.sampler.set_epoch(1)  # Lightning does this before every epoch
+    second = _targets(loader)
+    assert second != epoch  # a new order each epoch ...
+    assert sorted(second) == sorted(epoch)
+    loader.sampler.set_epoch(0)
+    assert _targets(loader) == epoch  # ... that depends on (seed, epoch) only (resumable)
 
 
 def test_eval_loaders_keep_file_order_and_their_batch_size(make):
