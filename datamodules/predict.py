@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch.utils.data import Dataset
 
@@ -31,8 +30,7 @@ JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".csv", ".txt")
 
 
-@dataclass(frozen=True)
-class PredictRecord:
+class PredictRecord(NamedTuple):
     """One line of a predict file.
 
     Attributes:

@@ -17,13 +17,13 @@ from lightning.pytorch.cli import SaveConfigCallback
 log = logging.getLogger(__name__)
 
 
-class EpochSeeding(Callback):
-    """Re-seed torch and numpy at the start of every training epoch from ``(seed, epoch)``.
+class StepSeeding(Callback):
+    """Re-seed torch and numpy before every training step from ``(seed, global step, rank)``.
 
-    Makes each epoch's randomness (dropout) independent of what ran before it, so a run
-    resumed from an epoch-end checkpoint (``fit --ckpt_path last``) reproduces the
-    uninterrupted run exactly. The shuffling of the training set is seeded per epoch by the
-    datamodule's sampler in the same way.
+    The randomness of each step (dropout masks) then depends on nothing that ran before it,
+    so a run resumed from a checkpoint (``fit --ckpt_path last``) reproduces the uninterrupted
+    run exactly, whatever hooks, loaders or sanity checks consumed random numbers in between.
+    The training set's shuffling is seeded by ``(seed, epoch)`` in the datamodule's sampler.
 
     Args:
         enabled: turn the re-seeding off to get Lightning's plain global seeding.
@@ -32,11 +32,13 @@ class EpochSeeding(Callback):
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if not self.enabled:
             return
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-        seed = (base * 1_000_003 + trainer.current_epoch * 7919 + trainer.global_rank) % 2**32
+        seed = (base * 1_000_003 + trainer.global_step * 7919 + trainer.global_rank) % 2**32
         torch.manual_seed(seed)
         np.random.seed(seed)
 
@@ -112,7 +114,14 @@ class RunConfigSaver(SaveConfigCallback):
 
     Loggers receive the resolved config (W&B: as the run config), the dataset hash and the
     dataset's sizes, so every logged metric can be traced to the exact data it came from.
+    A ``validate``/``test``/``predict`` run saves ``config-<stage>.yaml`` beside the training
+    run's ``config.yaml`` instead of overwriting it.
     """
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if str(getattr(stage, "value", stage)) != "fit" and not self.already_saved:
+            self.config_filename = f"config-{getattr(stage, 'value', stage)}.yaml"
+        super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         datamodule = trainer.datamodule

@@ -24,13 +24,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from datamodules import SessionDataModule
 from dmi_gnn import __version__
-from dmi_gnn.callbacks import EpochSeeding, PredictionWriter, RunConfigSaver
+from dmi_gnn.callbacks import PredictionWriter, RunConfigSaver, StepSeeding
 from dmi_gnn.module import DMIGNN
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class DMIGNNCLI(LightningCLI):
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
         parser.link_arguments("checkpoint.mode", "early_stopping.mode")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
-        parser.add_lightning_class_args(EpochSeeding, "epoch_seeding")
+        parser.add_lightning_class_args(StepSeeding, "step_seeding")
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -82,12 +84,8 @@ class DMIGNNCLI(LightningCLI):
                 model_args.num_items = SessionDataModule(**vars(data_args)).num_items
         root = Path(config.trainer.default_root_dir or "runs/default")
         config.trainer.default_root_dir = str(root)
-        if config.trainer.logger in (None, True):
-            # One run = one directory: metrics.csv beside checkpoints/ and config.yaml.
-            config.trainer.logger = {
-                "class_path": "lightning.pytorch.loggers.CSVLogger",
-                "init_args": {"save_dir": str(root), "name": "", "version": ""},
-            }
+        fresh = self.subcommand == "fit" and not config.get("ckpt_path")
+        config.trainer.logger = _run_directory_loggers(config.trainer.logger, root, fresh)
 
     def after_instantiate_classes(self) -> None:
         if getattr(self.datamodule, "protocol", "validation") == "paper":
@@ -129,6 +127,33 @@ class DMIGNNCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 
+CSV_LOGGER = "dmi_gnn.loggers.RunCSVLogger"
+_CSV_LOGGERS = (CSV_LOGGER, "lightning.pytorch.loggers.CSVLogger")
+
+
+def _run_directory_loggers(loggers: Any, root: Path, fresh: bool) -> Any:
+    """Put every logger's files in the run directory, a CSV log always among them.
+
+    ``metrics.csv`` lands in ``root`` itself (the first logger also decides where
+    ``checkpoints/`` go) and keeps earlier rows (a fresh ``fit`` renames an old file rather than
+    deleting it); a W&B logger left at its default ``save_dir`` writes under ``root`` too.
+    ``--trainer.logger false`` turns logging off altogether.
+    """
+    if loggers is False:
+        return False
+    if loggers in (None, True):
+        loggers = []
+    elif not isinstance(loggers, list):
+        loggers = [loggers]
+    for logger in loggers:
+        if logger.init_args.get("save_dir") in (None, "."):
+            logger.init_args.save_dir = str(root)
+    if not any(logger.class_path in _CSV_LOGGERS for logger in loggers):
+        init = Namespace(save_dir=str(root), existing="rotate" if fresh else "append")
+        loggers = [Namespace(class_path=CSV_LOGGER, init_args=init), *loggers]
+    return loggers
+
+
 def main(args: ArgsType = None) -> int:
     """Entry point of ``dmi-gnn`` and ``python -m dmi_gnn``."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -136,7 +161,7 @@ def main(args: ArgsType = None) -> int:
         from datamodules.preprocess.cli import prepare_main
 
         return prepare_main(argv[1:])
-    DMIGNNCLI(
+    cli = DMIGNNCLI(
         DMIGNN,
         SessionDataModule,
         seed_everything_default=2024,
@@ -145,4 +170,7 @@ def main(args: ArgsType = None) -> int:
         parser_kwargs={"version": __version__},
         args=argv,
     )
+    for logger in getattr(cli.trainer, "loggers", []):
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()  # flush the run (offline: the files under wandb/)
     return 0
