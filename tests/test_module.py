@@ -58,7 +58,7 @@ def _popularity_hit_rate(data: SessionDataModule, k: int = 20) -> float:
 
 
 def test_one_epoch_beats_popularity_by_a_margin(trained):
-    model, data, _, metrics, _ = trained
+    _model, data, _, metrics, _ = trained
     popularity = _popularity_hit_rate(data)
     assert metrics["val/HR@20"] > popularity + 0.15, (metrics["val/HR@20"], popularity)
     assert metrics["val/count"] == len(data.val_dataset)
@@ -66,7 +66,7 @@ def test_one_epoch_beats_popularity_by_a_margin(trained):
 
 
 def test_checkpoint_alone_reproduces_recommendations(trained, tmp_path):
-    model, data, trainer, _, _ = trained
+    model, _data, trainer, _, _ = trained
     sessions = [[1, 2, 3], [5], [7, 7, 8, 9, 10, 11]]
     before = model.recommend(sessions, k=10)
     path = tmp_path / "model.ckpt"
@@ -132,7 +132,7 @@ def test_settings_the_reference_cannot_run_train_finitely(options, length):
         torch.randint(0, 31, (31, 12)), torch.randint(0, 5, (31, 12)).float()
     )
     batch = collate_sessions([list(range(1, length + 1)), [3, 3, 4]], targets=[7, 8], max_len=None)
-    total, cross_entropy, regularizer = model.loss(batch)
+    total, _cross_entropy, _regularizer = model.loss(batch)
     total.backward()
     assert torch.isfinite(total)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
