@@ -185,7 +185,10 @@ def run_pipeline(
         split = split_by_fraction(dates, present, config.test_fraction)
     report.split = split.info
     if not len(split.train):
-        raise PrepareError("the split leaves no training session")
+        raise PrepareError(
+            f"the split leaves no training session (split at {split.info.get('split_date')}, "
+            f"{len(split.test)} test sessions): choose a shorter test window"
+        )
 
     train_order = chronological(split.train, dates)
     train_items, train_lengths = gather(log, train_order)

@@ -352,6 +352,18 @@ class _TextFile:
             )
         except pa.ArrowInvalid as error:
             raise self._locate(error, formats) from None
+        for spec in self.specs:  # strptime patterns: parsed after reading
+            if types[spec.name] == pa.string() and spec.kind == "time":
+                time_format = formats.get(spec.key, "")
+                convert = _text_converter(spec, time_format)
+                try:
+                    parsed = pa.chunked_array(
+                        [convert(c) for c in table.column(spec.name).chunks], type=pa.timestamp("s")
+                    )
+                except pa.ArrowInvalid as error:
+                    raise self._locate_value(spec, time_format, str(error)) from None
+                index = table.schema.get_field_index(spec.name)
+                table = table.set_column(index, spec.name, parsed)
         return table, skipped[0]
 
     def _skipped_numbers(self) -> list[int]:
@@ -399,26 +411,27 @@ class _TextFile:
             line = _non_empty_to_physical(self.path, bad[:1]).get(bad[0]) if bad else None
             return PrepareError(problem, path=self.path, line=line)
         for spec in self.specs:
-            if f"column #{self.all_names.index(spec.name)}:" not in message:
-                continue
-            time_format = formats.get(spec.key, "")
-            convert = _text_converter(spec, time_format)
-            skip = (lambda number: "skip") if self.skip_bad_rows else None
-            offset = 0
-            for batch in _stream(self, [spec.name], skip):
-                strings = batch.column(0)
-                index = _first_failure(strings, convert)
-                if index is not None:
-                    return PrepareError(
-                        f"cannot parse {strings[index].as_py()!r} as "
-                        f"{_describe(spec, time_format)}",
-                        path=self.path,
-                        line=self._line_of_row(offset + index),
-                        column=spec.name,
-                    )
-                offset += len(strings)
-            return PrepareError(message, path=self.path, column=spec.name)
+            if f"column #{self.all_names.index(spec.name)}:" in message:
+                return self._locate_value(spec, formats.get(spec.key, ""), message)
         return PrepareError(message, path=self.path)
+
+    def _locate_value(self, spec: ColumnSpec, time_format: str, message: str) -> PrepareError:
+        """The error for the first value of ``spec``'s column that does not convert."""
+        convert = _text_converter(spec, time_format)
+        skip = (lambda number: "skip") if self.skip_bad_rows else None
+        offset = 0
+        for batch in _stream(self, [spec.name], skip):
+            strings = batch.column(0)
+            index = _first_failure(strings, convert)
+            if index is not None:
+                return PrepareError(
+                    f"cannot parse {strings[index].as_py()!r} as {_describe(spec, time_format)}",
+                    path=self.path,
+                    line=self._line_of_row(offset + index),
+                    column=spec.name,
+                )
+            offset += len(strings)
+        return PrepareError(message, path=self.path, column=spec.name)
 
     def locate_missing(self, spec: ColumnSpec, row: int) -> PrepareError:
         """The error for an empty value in a required column at data row ``row``."""
