@@ -84,9 +84,7 @@ def generate(path: Path, rows: int, users: int = 1000, artists: int = 45_000, se
             artist = artist[index]  # runs of the same artist, as albums are played through
             track = rng.integers(0, tracks, count)
             no_artist = rng.random(count) < 0.03
-            stamps = pc.strftime(
-                pa.array(times, pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ"
-            )
+            stamps = pc.strftime(pa.array(times, pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ")
             artist_column = artist_ids.take(pa.array(artist))
             artist_column = pc.if_else(pa.array(no_artist), "", artist_column)
             batch = pa.record_batch(
