@@ -35,3 +35,20 @@ def test_diginetica_sample_reproduces_the_published_pickles(
     )
     assert dataset.num_items == 309
     assert dataset.metadata["report"] == report
+
+
+def test_several_inputs_are_read_in_order(shared_data, prepare, tmp_path, unpickle):
+    sample = shared_data("diginetica-sample")
+    lines = (sample / "sample_train-item-views.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    half = len(rows) // 2
+    parts = []
+    for k, chunk in enumerate((rows[:half], rows[half:])):
+        part = tmp_path / f"part{k}.csv"
+        part.write_text("\n".join([header, *chunk]) + "\n")
+        parts += ["--input", str(part)]
+    code, output, report, err = prepare("diginetica", *parts, "--format", "gcegnn")
+    assert code == 0, err
+    assert len(report["inputs"]) == 2 and report["read"]["rows"] == len(rows)
+    for name in FILES:
+        assert unpickle(output / name) == unpickle(sample / "preprocessed" / name), name

@@ -166,3 +166,31 @@ def test_python_dash_m_datamodules_prepare(tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "missing.tsv: no such file" in bad.stderr
+
+
+def test_parquet_input_with_timestamps_and_string_ids(tmp_path, prepare):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    start = dt.datetime(2020, 1, 1)
+    rows = range(200)
+    table = pa.table(
+        {
+            "sid": [f"s{r // 4}" for r in rows],
+            "product": [r % 7 for r in rows],
+            "ts": pa.array([start + dt.timedelta(hours=r) for r in rows], pa.timestamp("ms")),
+        }
+    )
+    pq.write_table(table, tmp_path / "log.parquet")
+    code, output, report, err = prepare(
+        "generic", "--input", str(tmp_path / "log.parquet"), *ARGS, "--id-type", "str",
+        "--test-days", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    # 50 sessions of 4 hourly clicks; the last click is at hour 199, so sessions ending at
+    # hour >= 175 (the last 7, ending at 179, 183, ..., 199) are test
+    assert report["split"]["split_date"] == "2020-01-08T07:00:00Z"
+    assert (report["final"]["train_sessions"], report["final"]["test_sessions"]) == (43, 7)
+    assert read_processed(output).vocabulary == [str(i) for i in range(7)]
