@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from datamodules.preprocess.sessionize import stable_order
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -76,7 +78,7 @@ class ClickLog:
         if order is None:
             perm = np.argsort(session, kind="stable")
         else:
-            perm = np.lexsort((order, session))
+            perm = stable_order(session, order)
         return cls(
             session=session[perm].astype(np.int64, copy=False),
             item=item[perm].astype(np.int64, copy=False),

@@ -570,6 +570,8 @@ def read_log(
             columns[spec.key] = _to_seconds(column, spec, formats.get(spec.key, ""))
         del column
     rows = sum(t.num_rows for t in tables)
+    del tables
+    pa.default_memory_pool().release_unused()  # the parse buffers are no longer needed
     return ReadResult(columns=columns, rows=rows, skipped_rows=skipped, time_formats=formats)
 
 

@@ -158,26 +158,30 @@ class Generic(Recipe):
             skip_bad_rows=args.skip_bad_rows,
         )
         result = read_log(paths, specs, text)
-        group, item = result.columns[group_key], result.columns["item"]
-        time = result.columns["time"]
+        group, item, time = (result.columns.pop(k) for k in (group_key, "item", "time"))
+        item_values = item.values
         complete = (group.codes >= 0) & (item.codes >= 0) & ~np.isnan(time)
-        read_counts = None
-        if group_key == "session":
-            read_counts = counts_of(group.codes, item.codes)
+        read_counts = counts_of(group.codes, item.codes) if group_key == "session" else None
         groups = rerank(group.codes[complete])
-        items, time = item.codes[complete], time[complete]
+        del group  # free each raw column as soon as its complete rows are taken
+        items = item.codes[complete]
+        del item
+        time = time[complete]
+        missing = result.rows - int(complete.sum())
+        del complete
         if group_key == "session":
-            log = ClickLog.from_rows(groups, items, time, item.values, order=time)
+            log = ClickLog.from_rows(groups, items, time, item_values, order=time)
         else:
             perm, session = sessionize_by_gap(groups, time, args.session_gap)
+            del groups
             log = ClickLog(
                 session=session,
                 item=items[perm],
                 time=time[perm],
-                item_values=item.values,
+                item_values=item_values,
                 num_sessions=int(session[-1]) + 1 if len(session) else 0,
             )
-        missing = result.rows - int(complete.sum())
+        del items, time
         report.record_read(
             read_counts or log.counts(),
             skipped_rows=result.skipped_rows,

@@ -94,30 +94,33 @@ class LastFM(Recipe):
             skip_bad_rows=args.skip_bad_rows,
         )
         result = read_log(paths, specs, text)
-        user, item = result.columns["user"], result.columns["item"]
-        time = result.columns["time"]
+        raw_rows, skipped_rows = result.rows, result.skipped_rows
+        user, item, time = (result.columns.pop(k) for k in ("user", "item", "time"))
+        item_values = item.values
         complete = (user.codes >= 0) & (item.codes >= 0) & ~np.isnan(time)
         users = rerank(user.codes[complete])
+        del user  # free each raw column as soon as its complete rows are taken
         items = item.codes[complete]
+        del item
         time = time[complete]
         del complete
         perm, session = sessionize_by_gap(users, time, args.session_gap)
         del users
-        items, time = items[perm], time[perm]
+        items = items[perm]
+        time = time[perm]
         del perm
-        raw_rows = result.rows
         kept = counts_of(session, items)
         report.record_read(
             kept,
             raw_rows=raw_rows,
             rows_missing_user_time_or_artist=raw_rows - kept.rows,
-            skipped_rows=result.skipped_rows,
+            skipped_rows=skipped_rows,
         )
         return ClickLog(
             session=session,
             item=items,
             time=time,
-            item_values=item.values,
+            item_values=item_values,
             num_sessions=int(session[-1]) + 1 if len(session) else 0,
         )
 
