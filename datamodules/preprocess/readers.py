@@ -117,11 +117,11 @@ def _utc(unit: str = "ns") -> pa.DataType:
 
 
 def _arrow_type(spec: ColumnSpec, time_format: str) -> pa.DataType:
-    if spec.kind == "int_id":
+    if spec.kind in ("int_id", "int"):
         return pa.int64()
     if spec.kind in ("str_id", "label"):
         return pa.dictionary(pa.int32(), pa.string())
-    if spec.kind in ("int", "number"):
+    if spec.kind == "number":
         return pa.float64()
     if spec.kind == "date":
         return pa.date32()
@@ -154,7 +154,9 @@ def _text_converter(spec: ColumnSpec, time_format: str) -> Callable[[pa.Array], 
 def _describe(spec: ColumnSpec, time_format: str) -> str:
     if spec.kind == "int_id":
         return "an integer id (pass --id-type str to accept non-integer ids)"
-    if spec.kind in ("int", "number"):
+    if spec.kind == "int":
+        return "an integer"
+    if spec.kind == "number":
         return "a number"
     if spec.kind == "date":
         return "a date YYYY-MM-DD"
@@ -475,9 +477,7 @@ def _read_parquet(
         elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             if spec.kind == "time" and time_format == "":
                 sample = column.drop_null().slice(0, 200).to_pylist()
-                time_format = detect_time_format(
-                    path, [(i + 1, v) for i, v in enumerate(sample)], spec.name
-                )
+                time_format = _detect(path, [(i + 1, v) for i, v in enumerate(sample)], spec)
                 formats[spec.key] = time_format
             convert = _text_converter(spec, time_format)
             offset = 0
@@ -507,6 +507,20 @@ def _read_parquet(
     return pa.table(columns), formats
 
 
+def _detect(path: Path, sample: list[tuple[int, str]], spec: ColumnSpec) -> str:
+    """The time format of ``sample``; ``--time-format iso`` rejects plain numbers."""
+    found = detect_time_format(path, sample, spec.name)
+    if spec.time_format == "iso" and found in ("unix", "unix_ms"):
+        line, text = sample[0]
+        raise PrepareError(
+            f"{text!r} is a number, not an ISO-8601 time (use --time-format auto or unix)",
+            path=path,
+            line=line,
+            column=spec.name,
+        )
+    return found
+
+
 # --------------------------------------------------------------------------- entry point
 def is_parquet(path: Path) -> bool:
     """Whether ``path`` is read as Parquet (by its suffix)."""
@@ -526,9 +540,8 @@ def read_log(
     for spec in specs:
         if spec.kind not in KINDS:
             raise ValueError(f"unknown column kind {spec.kind!r}")
-        if spec.kind == "time" and spec.time_format not in ("auto", ""):
-            fmt = spec.time_format
-            formats[spec.key] = {"iso": ""}.get(fmt, fmt)
+        if spec.kind == "time" and spec.time_format not in ("auto", "iso", ""):
+            formats[spec.key] = spec.time_format
     tables: list[pa.Table] = []
     files: list[_TextFile | None] = []
     skipped = 0
@@ -545,9 +558,7 @@ def read_log(
             text_file = _TextFile(path, specs, text)
             for spec in specs:
                 if spec.kind == "time" and formats.get(spec.key, "") == "":
-                    formats[spec.key] = detect_time_format(
-                        path, text_file.sample_values(spec.name), spec.name
-                    )
+                    formats[spec.key] = _detect(path, text_file.sample_values(spec.name), spec)
             table, bad = text_file.read(formats)
             skipped += bad
             files.append(text_file)
@@ -555,24 +566,29 @@ def read_log(
     _check_missing(tables, files, specs, [Path(p) for p in paths])
     columns: dict[str, np.ndarray | Encoded] = {}
     for spec in specs:
-        chunks = [chunk for t in tables for chunk in t.column(spec.name).chunks]
-        types = {chunk.type for chunk in chunks}
-        if len(types) > 1:  # e.g. a Parquet int column beside a CSV one
-            target = pa.string() if spec.kind in ID_KINDS else pa.float64()
-            chunks = [
-                c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in chunks
-            ]
-            chunks = [c.cast(target) for c in chunks]
-        column = pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.null())
+        parts = [t.column(spec.name) for t in tables]
         if spec.kind in ID_KINDS:
-            columns[spec.key] = _encode(column)
+            columns[spec.key] = _encode(_same_type(parts, spec))
         else:
-            columns[spec.key] = _to_seconds(column, spec, formats.get(spec.key, ""))
-        del column
+            time_format = formats.get(spec.key, "")
+            seconds = [_to_seconds(part, spec, time_format) for part in parts]
+            columns[spec.key] = seconds[0] if len(seconds) == 1 else np.concatenate(seconds)
+        del parts
     rows = sum(t.num_rows for t in tables)
     del tables
     pa.default_memory_pool().release_unused()  # the parse buffers are no longer needed
     return ReadResult(columns=columns, rows=rows, skipped_rows=skipped, time_formats=formats)
+
+
+def _same_type(parts: Sequence[pa.ChunkedArray], spec: ColumnSpec) -> pa.ChunkedArray:
+    """One chunked id column from per-file columns (Parquet and CSV types may differ)."""
+    chunks = [chunk for part in parts for chunk in part.chunks]
+    if spec.kind == "int_id":
+        chunks = [c if c.type == pa.int64() else c.cast(pa.int64()) for c in chunks]
+        return pa.chunked_array(chunks, type=pa.int64())
+    target = pa.dictionary(pa.int32(), pa.string())
+    chunks = [c if c.type == target else c.cast(pa.string()).dictionary_encode() for c in chunks]
+    return pa.chunked_array(chunks, type=target)
 
 
 def _check_missing(

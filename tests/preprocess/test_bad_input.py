@@ -195,3 +195,28 @@ def test_parquet_missing_column_and_bad_value(tmp_path, prepare):
         "--item-column", "item", "--time-column", "time",
     )  # fmt: skip
     assert code == 2 and f"{path}, column 'sid'" in err
+
+
+def test_iso_time_format_rejects_numbers(tmp_path, prepare):
+    path = make_log(
+        tmp_path / "log.csv", bad={r: {"time": str(1_600_000_000 + r)} for r in range(40)}
+    )
+    err = expect_error(prepare, path, "--time-format", "iso")
+    assert f"{path}, line 2, column 'time'" in err and "not an ISO-8601 time" in err
+
+
+def test_yoochoose_accepts_the_header_srgnn_asks_to_prepend(tmp_path, prepare):
+    rows = [
+        f"{s},2014-04-0{1 + 2 * (s // 20)}T10:0{k}:00.000Z,{k % 3},0"
+        for s in range(40)
+        for k in range(3)
+    ]
+    bare = tmp_path / "bare.dat"
+    bare.write_text("\n".join(rows) + "\n")
+    headed = tmp_path / "headed.dat"
+    headed.write_text("session_id,timestamp,item_id,category\n" + "\n".join(rows) + "\n")
+    results = [prepare("yoochoose", "--input", str(p)) for p in (bare, headed)]
+    assert [r[0] for r in results] == [0, 0], results[0][3] + results[1][3]
+    assert results[0][2]["read"] == results[1][2]["read"]
+    assert results[0][2]["read"]["rows"] == 120
+    assert results[0][2]["final"] == results[1][2]["final"]

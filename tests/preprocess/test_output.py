@@ -194,3 +194,32 @@ def test_parquet_input_with_timestamps_and_string_ids(tmp_path, prepare):
     assert report["split"]["split_date"] == "2020-01-08T07:00:00Z"
     assert (report["final"]["train_sessions"], report["final"]["test_sessions"]) == (43, 7)
     assert read_processed(output).vocabulary == [str(i) for i in range(7)]
+
+
+def test_csv_and_parquet_inputs_are_concatenated(tmp_path, prepare):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_rows = [f"{r // 4},{r % 5},{1_600_000_000 + 60 * r}" for r in range(40)]
+    (tmp_path / "a.csv").write_text("sid,product,ts\n" + "\n".join(csv_rows) + "\n")
+    rows = range(40, 80)
+    table = pa.table(
+        {
+            "sid": pa.array([r // 4 for r in rows], pa.int32()),
+            "product": pa.array([r % 5 for r in rows], pa.int16()),
+            "ts": [1_600_000_000.0 + 60 * r for r in rows],
+        }
+    )
+    pq.write_table(table, tmp_path / "b.parquet")
+    code, _, report, err = prepare(
+        "generic", "--input", str(tmp_path / "a.csv"), "--input", str(tmp_path / "b.parquet"),
+        *ARGS, "--min-item-support", "1", "--test-seconds", "600",
+    )  # fmt: skip
+    assert code == 0, err
+    assert (report["read"]["rows"], report["read"]["sessions"], report["read"]["items"]) == (
+        80,
+        20,
+        5,
+    )
+    # the last click is at minute 79; sessions ending at minute >= 69 (71, 75, 79) are test
+    assert (report["final"]["train_sessions"], report["final"]["test_sessions"]) == (17, 3)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from datamodules.preprocess.clicks import ClickLog
+from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
 from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments
@@ -143,7 +144,7 @@ class Yoochoose(Recipe):
 
     def config(self, args: argparse.Namespace) -> PipelineConfig:
         if args.fraction < 1:
-            raise argparse.ArgumentTypeError("--fraction must be >= 1")
+            raise PrepareError(f"--fraction must be 1 or more, not {args.fraction}")
         return PipelineConfig(
             min_session_length=args.min_session_length,
             min_item_support=args.min_item_support,
