@@ -111,8 +111,18 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             recipe.name,
             help=recipe.summary,
-            description=f"{recipe.summary}\n\nsource: {recipe.source}\ninput:  "
-            f"{recipe.raw_format}".replace("%%", "%"),
+            description="\n".join(
+                [
+                    recipe.summary.replace("%%", "%"),
+                    "",
+                    textwrap.fill(
+                        recipe.source, 92, initial_indent="source: ", subsequent_indent="  "
+                    ),
+                    textwrap.fill(
+                        recipe.raw_format, 92, initial_indent="input:  ", subsequent_indent="  "
+                    ),
+                ]
+            ),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _add_common(sub, recipe)
