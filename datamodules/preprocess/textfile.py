@@ -1,0 +1,267 @@
+"""Delimited text files: sniffed settings, typed parallel reading, located errors.
+
+The fast path asks pyarrow for typed columns directly. Only when pyarrow rejects a value does
+a slow path re-read the offending column as text, single-threaded, to find the first bad row,
+and map it to its physical line (pyarrow skips empty lines; ``--skip-bad-rows`` skips
+malformed ones), so every error names the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+from datamodules.preprocess.columns import (
+    ColumnSpec,
+    arrow_type,
+    describe,
+    first_failure,
+    text_converter,
+)
+from datamodules.preprocess.errors import PrepareError
+from datamodules.preprocess.sniff import (
+    check_field_count,
+    check_header,
+    delimiter_name,
+    guess_delimiter,
+    head_lines,
+    split_fields,
+)
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How to parse delimited text.
+
+    Attributes:
+        delimiter: Field delimiter; None detects it from the first line.
+        header: True: the first line names the columns. False: it does not, and
+            ``column_names`` names them. None: detect (a first line equal to
+            ``column_names`` is a header).
+        column_names: Names of all columns of a headerless file, in order.
+        quote_char: Quote character, or False for none.
+        skip_bad_rows: Skip rows with a wrong number of fields (counted) instead of failing.
+    """
+
+    delimiter: str | None = None
+    header: bool | None = True
+    column_names: tuple[str, ...] | None = None
+    quote_char: str | bool = '"'
+    skip_bad_rows: bool = False
+
+
+def _non_empty_to_physical(path: Path, wanted: Iterable[int]) -> dict[int, int]:
+    """Map pyarrow line numbers (non-empty lines, 1-based) to physical line numbers."""
+    wanted_set = set(wanted)
+    found: dict[int, int] = {}
+    if not wanted_set:
+        return found
+    last = max(wanted_set)
+    count = 0
+    with open(path, "rb") as handle:
+        for physical, raw in enumerate(handle, start=1):
+            if raw.strip(b"\r\n"):
+                count += 1
+                if count in wanted_set:
+                    found[count] = physical
+                    if count >= last:
+                        break
+    return found
+
+
+def _stream(
+    text_file: TextFile, columns: Sequence[str], on_bad: Callable[[int], str] | None
+) -> Iterable[pa.RecordBatch]:
+    """Single-threaded batches of ``columns`` as strings.
+
+    ``on_bad(line_number)`` is called for each malformed row (pyarrow's numbering: non-empty
+    lines, 1-based, header included) and returns ``"skip"`` or ``"error"``.
+    """
+
+    def handle(row: pcsv.InvalidRow) -> str:
+        return on_bad(row.number) if on_bad is not None else "error"
+
+    read = pcsv.ReadOptions(
+        use_threads=False, column_names=text_file.column_names, block_size=1 << 22
+    )
+    parse = pcsv.ParseOptions(
+        delimiter=text_file.delimiter, quote_char=text_file.quote_char, invalid_row_handler=handle
+    )
+    convert = pcsv.ConvertOptions(
+        include_columns=list(columns),
+        column_types=dict.fromkeys(columns, pa.string()),
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+    return pcsv.open_csv(
+        text_file.path, read_options=read, parse_options=parse, convert_options=convert
+    )
+
+
+class TextFile:
+    """One delimited file: sniffed settings, typed reading and error location."""
+
+    def __init__(self, path: Path, specs: Sequence[ColumnSpec], text: TextOptions) -> None:
+        self.path = path
+        self.specs = specs
+        lines = head_lines(path)
+        first = lines[0]
+        self.delimiter = text.delimiter or guess_delimiter(first) or ","
+        self.quote_char = text.quote_char
+        self.skip_bad_rows = text.skip_bad_rows
+        names = [spec.name for spec in specs]
+        fields = [f.strip() for f in split_fields(first, self.delimiter, self.quote_char)]
+        header = text.header
+        if header is None:
+            header = fields == list(text.column_names or ())
+        self.column_names: list[str] | None
+        if header:
+            check_header(path, fields, names, self.delimiter, first)
+            self.column_names = None
+            self.all_names = fields
+            self.header_lines = 1
+        else:
+            if not text.column_names:
+                raise PrepareError("a headerless file needs column names", path=path)
+            self.all_names = list(text.column_names)
+            check_field_count(path, first, len(self.all_names), self.delimiter)
+            missing = [n for n in names if n not in self.all_names]
+            if missing:
+                raise PrepareError(
+                    f"column {missing[0]!r} is not one of the names given for this "
+                    f"headerless file: {', '.join(self.all_names)}",
+                    path=path,
+                    column=missing[0],
+                )
+            self.column_names = self.all_names
+            self.header_lines = 0
+        data = lines[self.header_lines :]
+        self.sample = [(i + 1 + self.header_lines, line) for i, line in enumerate(data)]
+
+    def sample_values(self, name: str) -> list[tuple[int, str]]:
+        """``(line, text)`` of the non-empty values of column ``name`` in the first lines."""
+        index = self.all_names.index(name)
+        out = []
+        for line_number, line in self.sample:
+            fields = split_fields(line, self.delimiter, self.quote_char)
+            if index < len(fields) and fields[index].strip():
+                out.append((line_number, fields[index].strip()))
+        return out
+
+    def read(self, formats: dict[str, str]) -> tuple[pa.Table, int]:
+        """The typed columns (named as in the file) and the number of skipped malformed rows."""
+        skipped = [0]
+
+        def count(row: pcsv.InvalidRow) -> str:
+            skipped[0] += 1
+            return "skip"
+
+        read = pcsv.ReadOptions(column_names=self.column_names, block_size=1 << 24)
+        parse = pcsv.ParseOptions(
+            delimiter=self.delimiter,
+            quote_char=self.quote_char,
+            invalid_row_handler=count if self.skip_bad_rows else None,
+        )
+        types = {s.name: arrow_type(s, formats.get(s.key, "")) for s in self.specs}
+        convert = pcsv.ConvertOptions(
+            include_columns=[s.name for s in self.specs],
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+        )
+        try:
+            table = pcsv.read_csv(
+                self.path, read_options=read, parse_options=parse, convert_options=convert
+            )
+        except pa.ArrowInvalid as error:
+            raise self._locate(error, formats) from None
+        for spec in self.specs:  # strptime patterns: parsed after reading
+            if types[spec.name] == pa.string() and spec.kind == "time":
+                time_format = formats.get(spec.key, "")
+                convert = text_converter(spec, time_format)
+                try:
+                    parsed = pa.chunked_array(
+                        [convert(c) for c in table.column(spec.name).chunks], type=pa.timestamp("s")
+                    )
+                except pa.ArrowInvalid as error:
+                    raise self._locate_value(spec, time_format, str(error)) from None
+                index = table.schema.get_field_index(spec.name)
+                table = table.set_column(index, spec.name, parsed)
+        return table, skipped[0]
+
+    def _skipped_numbers(self) -> list[int]:
+        """pyarrow line numbers of the malformed rows that ``--skip-bad-rows`` skips."""
+        if not self.skip_bad_rows:
+            return []
+        numbers: list[int] = []
+
+        def record(number: int) -> str:
+            numbers.append(number)
+            return "skip"
+
+        for _ in _stream(self, [self.all_names[0]], record):
+            pass
+        return numbers
+
+    def _line_of_row(self, row: int) -> int:
+        """Physical line of data row ``row`` (0-based as pyarrow counts rows)."""
+        number = self.header_lines + row + 1  # pyarrow numbering: non-empty lines
+        for skipped_number in self._skipped_numbers():
+            if skipped_number <= number:
+                number += 1
+        return _non_empty_to_physical(self.path, [number]).get(number, number)
+
+    def _locate(self, error: pa.ArrowInvalid, formats: dict[str, str]) -> PrepareError:
+        message = str(error)
+        if "CSV parse error" in message:
+            bad: list[int] = []
+
+            def first_bad(number: int) -> str:
+                bad.append(number)
+                return "error"
+
+            try:
+                for _ in _stream(self, [self.all_names[0]], first_bad):
+                    pass
+            except pa.ArrowInvalid:
+                pass
+            detail = message.split(": ", 1)[-1].split("\n")[0]
+            problem = (
+                f"malformed row ({detail}): wrong delimiter, a stray delimiter or quote inside "
+                f"a value, or a truncated line (the file is split on "
+                f"{delimiter_name(self.delimiter)}; --skip-bad-rows skips such rows)"
+            )
+            line = _non_empty_to_physical(self.path, bad[:1]).get(bad[0]) if bad else None
+            return PrepareError(problem, path=self.path, line=line)
+        for spec in self.specs:
+            if f"column #{self.all_names.index(spec.name)}:" in message:
+                return self._locate_value(spec, formats.get(spec.key, ""), message)
+        return PrepareError(message, path=self.path)
+
+    def _locate_value(self, spec: ColumnSpec, time_format: str, message: str) -> PrepareError:
+        """The error for the first value of ``spec``'s column that does not convert."""
+        convert = text_converter(spec, time_format)
+        skip = (lambda number: "skip") if self.skip_bad_rows else None
+        offset = 0
+        for batch in _stream(self, [spec.name], skip):
+            strings = batch.column(0)
+            index = first_failure(strings, convert)
+            if index is not None:
+                return PrepareError(
+                    f"cannot parse {strings[index].as_py()!r} as {describe(spec, time_format)}",
+                    path=self.path,
+                    line=self._line_of_row(offset + index),
+                    column=spec.name,
+                )
+            offset += len(strings)
+        return PrepareError(message, path=self.path, column=spec.name)
+
+    def locate_missing(self, spec: ColumnSpec, row: int) -> PrepareError:
+        """The error for an empty value in a required column at data row ``row``."""
+        return PrepareError(
+            "empty value", path=self.path, line=self._line_of_row(row), column=spec.name
+        )
