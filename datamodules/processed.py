@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from datamodules.errors import DataError
+
 FORMAT_TAG = "dmi-gnn-sessions/1"
 METADATA_FILE = "dataset.json"
 TRAIN_FILE = "train_sessions.npz"
@@ -37,7 +39,7 @@ TEST_FILE = "test_sessions.npz"
 VOCABULARY_FILE = "vocabulary.json"
 
 
-class ProcessedDatasetError(ValueError):
+class ProcessedDatasetError(DataError):
     """A processed dataset directory is missing a file or holds inconsistent content."""
 
 
@@ -111,16 +113,37 @@ def _check_sessions(sessions: Sessions, num_items: int, where: str) -> None:
         )
 
 
+def _check_vocabulary(vocabulary: Sequence[Any], where: str) -> None:
+    kinds = {type(raw) for raw in vocabulary}
+    if kinds - {int, str} or len(kinds) > 1:
+        names = sorted(kind.__name__ for kind in kinds)
+        raise ProcessedDatasetError(
+            f"{where}: vocabulary ids must be all ints or all strings, got {names}"
+        )
+    if len(set(vocabulary)) != len(vocabulary):
+        seen: set[Any] = set()
+        duplicate = next(raw for raw in vocabulary if raw in seen or seen.add(raw))
+        raise ProcessedDatasetError(f"{where}: vocabulary id {duplicate!r} appears twice")
+
+
 def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> Path:
     """Validate ``dataset`` and write it to ``directory`` atomically; return the directory.
 
     An existing directory is replaced only once the new one is complete.
     """
     target = Path(directory)
+    _check_vocabulary(dataset.vocabulary, str(target))
+    if dataset.min_prefix_length < 1:
+        raise ProcessedDatasetError(
+            f"{target}: min_prefix_length must be >= 1, got {dataset.min_prefix_length}"
+        )
     _check_sessions(dataset.train, dataset.num_items, f"{target} train sessions")
     _check_sessions(dataset.test, dataset.num_items, f"{target} test sessions")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private (0700)
     try:
         for name, sessions in ((TRAIN_FILE, dataset.train), (TEST_FILE, dataset.test)):
             np.savez(staging / name, items=sessions.items, offsets=sessions.offsets)
@@ -178,6 +201,7 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
         raise ProcessedDatasetError(
             f"{root / VOCABULARY_FILE}: expected a list of {metadata.get('num_items')} raw ids"
         )
+    _check_vocabulary(vocabulary, str(root / VOCABULARY_FILE))
     splits = {}
     for name in (TRAIN_FILE, TEST_FILE):
         try:

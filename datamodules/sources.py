@@ -151,13 +151,9 @@ def load_sessions(
         )
     assert info.path is not None
     processed = read_processed(info.path)
-    try:
-        vocabulary = Vocabulary.from_raw_ids(processed.vocabulary)
-    except ValueError as error:
-        raise DataError(f"{info.path / VOCABULARY_FILE}: {error}") from None
     return RawSessions(
         processed.train,
         prefix_samples(processed.test, processed.min_prefix_length),
         len(processed.test),
-        vocabulary,
+        Vocabulary.from_raw_ids(processed.vocabulary),  # validated by read_processed
     )

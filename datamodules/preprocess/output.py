@@ -7,7 +7,6 @@ the end, so a failure at any point leaves neither a partial dataset nor stray fi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -19,12 +18,6 @@ from datamodules.preprocess.gcegnn_export import write_gcegnn
 from datamodules.processed import ProcessedDataset, is_processed_dataset, write_processed
 
 REPORT_FILE = "report.json"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_output(target: Path) -> None:
@@ -56,7 +49,6 @@ def write_output(
             json.dump(report, handle, indent=2)
         if gcegnn:
             write_gcegnn(dataset, staged)
-        staged.chmod(0o777 & ~_umask())  # mkdtemp made it private; follow the umask
         if target.exists():
             backup = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
             target.rename(backup)

@@ -83,14 +83,16 @@ def test_missing_benchmark_file_offline_names_url_destination_and_sha(tmp_path):
 
 
 def test_bad_processed_vocabulary_names_the_file(tmp_path):
-    root = write_processed(
-        ProcessedDataset(
-            Sessions.from_lists([[1, 2]]), Sessions.from_lists([[2, 1]]), [5, 5], "dup"
-        ),
-        tmp_path / "dup",
+    dataset = ProcessedDataset(
+        Sessions.from_lists([[1, 2]]), Sessions.from_lists([[2, 1]]), [5, 5], "dup"
     )
+    with pytest.raises(DataError, match=r"dup: vocabulary id 5 appears twice"):
+        write_processed(dataset, tmp_path / "dup")
+    dataset.vocabulary = [5, 6]
+    root = write_processed(dataset, tmp_path / "dup")
+    (root / "vocabulary.json").write_text("[5, 5]")  # edited by hand afterwards
     data = SessionDataModule(dataset=str(root), val_fraction=0, cache_dir=str(tmp_path / "c"))
-    with pytest.raises(DataError, match=r"vocabulary\.json: vocabulary lists raw id 5 twice"):
+    with pytest.raises(DataError, match=r"vocabulary\.json: vocabulary id 5 appears twice"):
         data.setup("fit")
 
 
