@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict,
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument(
+        "--memory-passes", type=int, default=3, help="passes over the batches to watch memory"
+    )
+    parser.add_argument(
         "--precision", default="32", choices=["32", "bf16-mixed", "16-mixed"], help="autocast"
     )
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (CUDA)")
@@ -120,6 +123,48 @@ def batches(dataset, batch_size: int, count: int, device: torch.device) -> list[
         index = order[(step * batch_size) % len(dataset) :][:batch_size]
         out.append(SessionBatch(*(t.to(device) for t in dataset.__getitems__(index.tolist()))))
     return out
+
+
+def current_memory_mib(cuda: bool, device: torch.device) -> float:
+    """Memory in use now: allocated CUDA memory, or the process's resident set on CPU."""
+    if cuda:
+        return torch.cuda.memory_allocated(device) / 2**20
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_across_passes(train_step, inputs, passes: int, cuda: bool, device) -> list[float]:
+    """Memory after each of ``passes`` passes over the same training batches (must not grow)."""
+    out = []
+    for _ in range(passes):
+        for batch in inputs:
+            train_step(batch)
+        out.append(round(current_memory_mib(cuda, device), 1))
+    return out
+
+
+def recommend_latency(model: DMIGNN, datamodule: SessionDataModule, device, calls: int = 200):
+    """Seconds per ``recommend([session], k=20)`` call on real test prefixes (raw ids in/out)."""
+    model.eval()
+    test = datamodule.test_dataset
+    sessions = [
+        test.flat[start : start + length].tolist()
+        for start, length in zip(
+            test.starts[:calls].tolist(), test.lengths[:calls].tolist(), strict=False
+        )
+    ]
+    raw = [datamodule.vocabulary.decode(session) for session in sessions]
+    for session in raw[:10]:
+        model.recommend([session], k=20)
+    times = []
+    for session in raw:
+        start = time.perf_counter()
+        model.recommend([session], k=20)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -228,6 +273,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     eval_times = measure(eval_step, evaluation)
     bound_eval_times = measure(bound_eval, list(range(total)))
 
+    latencies = recommend_latency(model, datamodule, device)
+    memory_by_pass = memory_across_passes(train_step, train, args.memory_passes, cuda, device)
+
     train_rate = median_rate(train_times, batch_size * args.steps)
     bound_train_rate = median_rate(bound_train_times, batch_size * args.steps)
     eval_rate = median_rate(eval_times, eval_batch_size * args.steps)
@@ -259,6 +307,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "eval_ratio_to_bound": round(eval_rate / bound_eval_rate, 3),
         "train_epoch_s_estimate": round(len(datamodule.train_dataset) / train_rate, 1),
         "test_eval_s_estimate": round(len(datamodule.test_dataset) / eval_rate, 2),
+        "recommend_top20_latency_ms_median": round(statistics.median(latencies) * 1000, 2),
+        "recommend_top20_latency_ms_p90": round(
+            sorted(latencies)[int(0.9 * len(latencies))] * 1000, 2
+        ),
+        "memory_after_each_pass_mib": memory_by_pass,
         "peak_memory_mib": round(peak, 1),
         "peak_memory_kind": "cuda max_memory_allocated" if cuda else "process max RSS",
         "data_prepare_cold_s": round(cold_seconds, 3),

@@ -203,6 +203,7 @@ class DMIGNNNet(nn.Module):
             readout_bias=readout_bias,
         )
         self.scorer = InterestScorer(scoring)
+        self._candidate_cache: tuple[tuple, Tensor] | None = None
         self.register_buffer(
             "global_neighbors", torch.zeros(num_items + 1, num_neighbors, dtype=torch.int64)
         )
@@ -330,12 +331,19 @@ class DMIGNNNet(nn.Module):
     def candidate_embeddings(self) -> Tensor:
         """The embeddings ``x_j`` of the candidate items ``1..N``, shape ``(N, d)``.
 
-        L2-normalised when ``normalize_embeddings``; row ``j - 1`` is item ``j``.
+        L2-normalised when ``normalize_embeddings``. Without autograd (evaluation, serving) the
+        normalised table is cached until the embedding weights change, so a single-session
+        ``recommend`` does not re-normalise the whole catalogue. Row ``j - 1`` is item ``j``.
         """
-        candidates = self.embedding.weight[1:]
-        if self.normalize_embeddings:
-            candidates = F.normalize(candidates, p=2.0, dim=-1)
-        return candidates
+        weight = self.embedding.weight
+        if not self.normalize_embeddings:
+            return weight[1:]
+        if torch.is_grad_enabled() and weight.requires_grad:
+            return F.normalize(weight[1:], p=2.0, dim=-1)
+        key = (weight._version, weight.data_ptr(), weight.device, weight.dtype)
+        if self._candidate_cache is None or self._candidate_cache[0] != key:
+            self._candidate_cache = (key, F.normalize(weight[1:].detach(), p=2.0, dim=-1))
+        return self._candidate_cache[1]
 
     def score(self, interests: Tensor) -> Tensor:
         """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``."""

@@ -250,3 +250,16 @@ def test_no_lightning_and_no_cuda_in_the_network_package():
     for path in Path(dmi_gnn.nn.__file__).parent.glob("*.py"):
         text = path.read_text()
         assert ".cuda(" not in text and "'cuda'" not in text and '"cuda"' not in text, path
+
+
+def test_cached_candidates_follow_weight_updates():
+    net = DMIGNNNet(num_items=20, embedding_dim=8)
+    with torch.no_grad():
+        first = net.candidate_embeddings()
+        assert net.candidate_embeddings() is first  # cached while the weights do not change
+        net.embedding.weight.add_(1.0)
+        second = net.candidate_embeddings()
+    expected = torch.nn.functional.normalize(net.embedding.weight[1:], dim=-1)
+    torch.testing.assert_close(second, expected)
+    assert not torch.allclose(first, second)
+    assert net.candidate_embeddings().requires_grad  # with autograd: never the cache
