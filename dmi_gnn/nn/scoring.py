@@ -7,14 +7,28 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-__all__ = ["InterestScorer", "score_items"]
+__all__ = ["CPU_CHUNK_SIZE", "InterestScorer", "resolve_chunk_size", "score_items"]
+
+
+#: Items per scoring block on the CPU when ``chunk_size="auto"``: measured fastest on a 2-core
+#: CPU at Tmall size (+15 % training, +27 % evaluation against one block); GPUs take one block.
+CPU_CHUNK_SIZE = 8192
+
+
+def resolve_chunk_size(
+    chunk_size: int | Literal["auto"] | None, device: torch.device
+) -> int | None:
+    """``"auto"`` -> :data:`CPU_CHUNK_SIZE` on the CPU, one block (None) elsewhere."""
+    if chunk_size == "auto":
+        return CPU_CHUNK_SIZE if device.type == "cpu" else None
+    return chunk_size
 
 
 def score_items(
     interests: Tensor,
     candidates: Tensor,
     scoring: Literal["max", "sum"] = "max",
-    chunk_size: int | None = None,
+    chunk_size: int | Literal["auto"] | None = None,
 ) -> Tensor:
     r"""Eq. 6: :math:`\hat{y}_j = \max_u \mathbf{s}_u^\top \mathbf{x}_j` (or the sum over u).
 
@@ -31,7 +45,7 @@ def score_items(
         interests: ``(B, U, d)``.
         candidates: candidate embeddings ``(N, d)``; column ``j`` of the result is row ``j``.
         scoring: ``"max"`` (the paper) or ``"sum"`` (the Table-3 ablation).
-        chunk_size: optional number of candidate items per block.
+        chunk_size: candidate items per block, ``"auto"``, or None for one block.
 
     Returns:
         Scores ``(B, N)``.
@@ -40,12 +54,13 @@ def score_items(
         return torch.matmul(interests.sum(1), candidates.t())
     if scoring != "max":
         raise ValueError(f"scoring must be 'max' or 'sum', got {scoring!r}")
+    chunk_size = resolve_chunk_size(chunk_size, candidates.device)
     batch, heads, dim = interests.shape
     flat = interests.reshape(batch * heads, dim)
     if chunk_size is None or chunk_size >= candidates.shape[0]:
         return torch.matmul(flat, candidates.t()).view(batch, heads, -1).max(1).values
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, 'auto' or None, got {chunk_size!r}")
     blocks = [
         torch.matmul(flat, block.t()).view(batch, heads, -1).max(1).values
         for block in candidates.split(chunk_size)
@@ -66,20 +81,28 @@ class InterestScorer(nn.Module):
 
     Args:
         scoring (str, optional): ``"max"`` or ``"sum"``. (default: :obj:`"max"`)
-        chunk_size (int, optional): candidates per block, or ``None`` for one matmul.
-            (default: :obj:`None`)
+        chunk_size (int or str, optional): candidates per block, ``"auto"`` (blocks of
+            :data:`CPU_CHUNK_SIZE` on the CPU, one block elsewhere) or ``None`` for one matmul.
+            (default: :obj:`"auto"`)
 
     Shapes:
         - **input:** interests :math:`(B, U, d)`, candidates :math:`(N, d)`.
         - **output:** :math:`(B, N)`.
     """
 
-    def __init__(self, scoring: Literal["max", "sum"] = "max", chunk_size: int | None = None):
+    def __init__(
+        self,
+        scoring: Literal["max", "sum"] = "max",
+        chunk_size: int | Literal["auto"] | None = "auto",
+    ):
         super().__init__()
         if scoring not in ("max", "sum"):
             raise ValueError(f"InterestScorer: scoring must be 'max' or 'sum', got {scoring!r}")
-        if chunk_size is not None and chunk_size < 1:
-            raise ValueError(f"InterestScorer: chunk_size must be >= 1, got {chunk_size}")
+        if chunk_size not in (None, "auto") and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(
+                "InterestScorer: chunk_size must be an integer >= 1, 'auto' or None, "
+                f"got {chunk_size!r}"
+            )
         self.scoring = scoring
         self.chunk_size = chunk_size
 

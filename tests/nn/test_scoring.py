@@ -46,3 +46,19 @@ def test_repr_and_validation():
         InterestScorer("mean")
     with pytest.raises(ValueError, match="chunk_size"):
         InterestScorer("max", chunk_size=0)
+
+
+def test_auto_chunking_is_blocks_on_cpu_and_exact():
+    from dmi_gnn.nn.scoring import CPU_CHUNK_SIZE, resolve_chunk_size
+
+    assert resolve_chunk_size("auto", torch.device("cpu")) == CPU_CHUNK_SIZE
+    assert resolve_chunk_size("auto", torch.device("cuda")) is None
+    assert resolve_chunk_size(5, torch.device("cuda")) == 5
+    torch.manual_seed(0)
+    interests = torch.randn(3, 4, 6)
+    candidates = torch.randn(CPU_CHUNK_SIZE + 100, 6)  # two blocks
+    torch.testing.assert_close(
+        score_items(interests, candidates, "max", chunk_size="auto"),
+        score_items(interests, candidates, "max", chunk_size=None),
+    )
+    assert InterestScorer().chunk_size == "auto"
