@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from datamodules import SessionBatch, SessionDataModule  # noqa: E402
 from dmi_gnn import DMIGNN  # noqa: E402
+from dmi_gnn.nn.scoring import resolve_chunk_size  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict, dict]:
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "precision": args.precision,
         "tf32": args.tf32,
         "compile": args.compile,
-        "chunk_size": args.chunk_size,
+        "chunk_size": resolve_chunk_size(model.net.scorer.chunk_size, device),
         "train_samples_per_s": round(train_rate, 1),
         "train_bound_samples_per_s": round(bound_train_rate, 1),
         "train_ratio_to_bound": round(train_rate / bound_train_rate, 3),

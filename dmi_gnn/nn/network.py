@@ -261,6 +261,18 @@ class DMIGNNNet(nn.Module):
         self.global_neighbors.copy_(neighbors)
         self.global_weights.copy_(weights)
 
+    @property
+    def _global_dead_in_training(self) -> bool:
+        """Whether a dropout of exactly 1 zeroes the global branch's output in training."""
+        return self.full_dropout == "zero" and 1.0 in (self.dropout_global, self.dropout_gcn)
+
+    def _with_zero_gradients(self, hidden: Tensor | None, nodes: Tensor) -> Tensor:
+        """``hidden`` (or zeros) plus ``0 *`` the global parameters: gradients of exactly 0."""
+        touch = sum(parameter.sum() for parameter in self.global_aggregators.parameters())
+        if hidden is None:
+            hidden = nodes.new_zeros(*nodes.shape, self.embedding_dim, dtype=touch.dtype)
+        return hidden + 0.0 * touch
+
     def _branch_dropout(self, x: Tensor, p: float) -> Tensor:
         return F.dropout(x, p, training=self.training)
 
@@ -314,7 +326,12 @@ class DMIGNNNet(nn.Module):
                 local_input = F.normalize(local_input, p=2.0, dim=-1)
             h_local = self.local_aggregator(local_input, batch.adjacency)
             node_hidden = self._branch_dropout(h_local, self.dropout_local)
-        if self.global_active:
+        if self.global_active and self.training and self._global_dead_in_training:
+            # Dropout 1 ("zero") makes the branch output exactly 0 in training: skip computing
+            # it, but give its parameters the exactly-zero gradient PyTorch would (coupled-L2
+            # Adam still decays them, as in the reference).
+            node_hidden = self._with_zero_gradients(node_hidden, nodes)
+        elif self.global_active:
             session = self._session_vector(batch.items, batch.mask)
             h_global = self._branch_dropout(
                 self._global_branch(nodes, session), self.dropout_global
