@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runs import fit_command, markdown_table, run
+from run_grid import fit_command, markdown_table, run
 
 ABLATIONS = {
     "full": [],

@@ -12,9 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
 
 import paper_tables  # noqa: E402
+import run_grid  # noqa: E402
 import sweep  # noqa: E402
-
-import runs  # noqa: E402
 
 HEADER = "epoch,step,train/loss,val/MRR@20,test/HR@20,test/MRR@20,test/NDCG@20,test/Cov@20\n"
 
@@ -57,7 +56,7 @@ def test_summaries_label_the_protocols(tmp_path):
     (validation / "metrics.csv").write_text(
         HEADER + "0,9,5.0,0.1,,,,\n1,19,4.0,0.2,,,,\n1,19,,,0.4,0.2,0.25,0.9\n"
     )
-    result = runs.summarize("v", ["dmi-gnn"], validation, 1.0, 0)
+    result = run_grid.summarize("v", ["dmi-gnn"], validation, 1.0, 0)
     assert result.metrics["HR@20"] == pytest.approx(40.0) and result.epochs == 2
     assert result.best_over_epochs == {} and "val/MRR@20" in result.selection
     paper = tmp_path / "paper"
@@ -65,12 +64,12 @@ def test_summaries_label_the_protocols(tmp_path):
     (paper / "metrics.csv").write_text(
         HEADER + "0,9,5.0,,0.39,0.18,0.2,0.94\n1,19,4.0,,0.38,0.19,0.21,0.87\n"
     )
-    result = runs.summarize("p", ["dmi-gnn"], paper, 1.0, 0)
+    result = run_grid.summarize("p", ["dmi-gnn"], paper, 1.0, 0)
     assert result.metrics["Cov@20"] == pytest.approx(87.0)  # the last epoch
     assert result.best_over_epochs["HR@20"] == pytest.approx(39.0)  # best of each metric
     assert result.best_over_epochs["MRR@20"] == pytest.approx(19.0)
     assert "TEST-SELECTED" in result.selection
-    table = runs.markdown_table([result], "t")
+    table = run_grid.markdown_table([result], "t")
     assert "`dmi-gnn`" in table and "39.00 / 19.00 / 94.00" in table
 
 
