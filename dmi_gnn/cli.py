@@ -168,7 +168,7 @@ def main(args: ArgsType = None) -> int:
         save_config_callback=RunConfigSaver,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"version": __version__},
-        args=argv,
+        args=None if args is None else argv,  # None: LightningCLI reads sys.argv itself
     )
     for logger in getattr(cli.trainer, "loggers", []):
         if type(logger).__name__ == "WandbLogger":
