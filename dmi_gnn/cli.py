@@ -88,11 +88,22 @@ class DMIGNNCLI(LightningCLI):
         config.trainer.logger = _run_directory_loggers(config.trainer.logger, root, fresh)
 
     def after_instantiate_classes(self) -> None:
-        if getattr(self.datamodule, "protocol", "validation") == "paper":
-            self._disable_selection()
+        if self.subcommand != "fit":
+            return
+        evaluation = getattr(self.datamodule, "evaluation_split", "val")
+        if evaluation == "test":
+            self._disable_selection(
+                "protocol=paper: the test set is evaluated after every epoch (logged as "
+                "test/...); early stopping and best-checkpoint selection are disabled"
+            )
+        elif evaluation is None:
+            self._disable_selection(
+                "no validation set (val_fraction=0): training runs for max_epochs and the "
+                "final model is tested once (choose max_epochs on a validation run first)"
+            )
 
-    def _disable_selection(self) -> None:
-        """Paper protocol: the evaluation set is the test set, so nothing may select on it."""
+    def _disable_selection(self, reason: str) -> None:
+        """Nothing to select on (paper protocol, or no validation set): keep the last epoch."""
         callbacks = self.trainer.callbacks
         for callback in list(callbacks):
             if isinstance(callback, EarlyStopping):
@@ -101,10 +112,7 @@ class DMIGNNCLI(LightningCLI):
                 callback.monitor = None
                 callback.save_top_k = 1
                 callback.filename = "epoch{epoch:02d}"
-        log.warning(
-            "protocol=paper: the test set is evaluated after every epoch (logged as test/...); "
-            "early stopping and best-checkpoint selection are disabled"
-        )
+        log.warning(reason)
 
     # ------------------------------------------------------------------------------- fit -> test
     def after_fit(self) -> None:

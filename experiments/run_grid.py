@@ -38,6 +38,12 @@ class RunResult:
     selection: str = ""
 
 
+def best_epoch(run_dir: Path) -> int | None:
+    """The epoch of the checkpoint chosen on validation (``best-epochNN.ckpt``), if any."""
+    found = sorted((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
+    return int(found[-1].stem.removeprefix("best-epoch")) if found else None
+
+
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:
     """The ``dmi-gnn fit`` command line writing into ``run_dir``."""
     return ["dmi-gnn", "fit", *args, f"--trainer.default_root_dir={run_dir}"]

@@ -66,6 +66,17 @@ def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     assert config["model"]["num_items"] == 150  # handed over from the datamodule
 
 
+def test_without_validation_set_the_final_model_is_tested_once(tmp_path):
+    run_dir = tmp_path / "refit"
+    main(
+        ["fit", "--config", QUICKSTART, *tiny(run_dir, tmp_path / "cache"), "--data.val_fraction=0"]
+    )
+    rows = read_metrics(run_dir)
+    assert not any(row.get("val/MRR@20") for row in rows)
+    assert len([row for row in rows if row.get("test/HR@20")]) == 1
+    assert (run_dir / "checkpoints" / "epoch01.ckpt").is_file()  # the last epoch is tested
+
+
 def test_test_subcommand_needs_no_model_flags(fitted):
     run_dir, cache = fitted
     best = next((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
