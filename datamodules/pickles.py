@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from datamodules.errors import DataError, UnsafePickleError
-from datamodules.processed import Sessions
+from datamodules.processed import Sessions, offsets_from_lengths
 from datamodules.samples import Samples
 
 
@@ -97,8 +97,7 @@ def _flatten_sessions(
     lengths = np.fromiter(map(len, sessions), dtype=np.int64, count=len(sessions))
     if (lengths == 0).any():
         raise DataError(f"{source}: {what} {int(np.flatnonzero(lengths == 0)[0])} is empty")
-    offsets = np.zeros(len(sessions) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = offsets_from_lengths(lengths)
 
     def describe(flat_index: int) -> str:
         session = int(np.searchsorted(offsets, flat_index, side="right") - 1)

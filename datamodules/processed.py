@@ -43,6 +43,13 @@ class ProcessedDatasetError(DataError):
     """A processed dataset directory is missing a file or holds inconsistent content."""
 
 
+def offsets_from_lengths(lengths: np.ndarray) -> np.ndarray:
+    """``(S + 1,)`` int64 offsets (starting at 0) of ``S`` consecutive runs of ``lengths``."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
 @dataclass
 class Sessions:
     """Sessions stored flat: session ``s`` is ``items[offsets[s]:offsets[s + 1]]``.
@@ -59,8 +66,7 @@ class Sessions:
     def from_lists(cls, sessions: Sequence[Sequence[int]]) -> Sessions:
         """Build from a list of item-id lists."""
         lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
-        offsets = np.zeros(len(sessions) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = offsets_from_lengths(lengths)
         items = np.fromiter(
             (item for s in sessions for item in s), dtype=np.int64, count=int(offsets[-1])
         )

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.processed import Sessions
+from datamodules.processed import Sessions, offsets_from_lengths
 
 _LENGTH_LOG_MEAN, _LENGTH_LOG_STD = 0.95, 1.35
 _CHAIN_STEPS, _CHAIN_STEP_PROBABILITIES = np.array([1, 2, 3]), np.array([0.6, 0.3, 0.1])
@@ -179,8 +179,7 @@ def generate_synthetic(config: SyntheticConfig) -> SyntheticSessions:
         last_item[active, chosen] = items
 
     valid = np.arange(width)[None, :] < lengths[:, None]
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = offsets_from_lengths(lengths)
     sessions = Sessions(items=clicks[valid], offsets=offsets)
     split = config.num_train_sessions
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from datamodules.processed import offsets_from_lengths
+
 VocabularyKind = Literal["identity", "int", "str"]
 _KIND_CODES: dict[str, int] = {"identity": 0, "int": 1, "str": 2}
 
@@ -133,8 +135,7 @@ class Vocabulary:
         elif self.kind == "str":
             encoded = [raw.encode("utf-8") for raw in self._raw_ids or []]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=offsets[1:])
+            offsets = offsets_from_lengths(lengths)
             blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
             state["str_bytes"] = torch.from_numpy(blob)
             state["str_offsets"] = torch.from_numpy(offsets)
@@ -151,7 +152,7 @@ class Vocabulary:
         if kind == "int":
             return cls("int", state["int_ids"].tolist(), num_items)
         if kind == "str":
-            blob = state["str_bytes"].numpy().tobytes()
+            blob = state["str_bytes"].cpu().numpy().tobytes()
             offsets = state["str_offsets"].tolist()
             raw = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
             return cls("str", raw, num_items)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class StepSeeding(Callback):
-    """Re-seed torch and numpy before every training step from ``(seed, global step, rank)``.
+    """Re-seed torch and numpy before every training batch from ``(seed, epoch, batch, rank)``.
 
     The randomness of each step (dropout masks) then depends on nothing that ran before it,
     so a run resumed from a checkpoint (``fit --ckpt_path last``) reproduces the uninterrupted
@@ -38,7 +38,8 @@ class StepSeeding(Callback):
         if not self.enabled:
             return
         base = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-        seed = (base * 1_000_003 + trainer.global_step * 7919 + trainer.global_rank) % 2**32
+        step = trainer.current_epoch * 1_000_003 + batch_idx  # micro-batches differ too
+        seed = (base * 1_000_033 + step * 7919 + trainer.global_rank) % 2**32
         torch.manual_seed(seed)
         np.random.seed(seed)
 
@@ -52,11 +53,16 @@ class PredictionWriter(BasePredictionWriter):
 
     Args:
         output_path: where to write; default ``<run directory>/predictions.jsonl``.
+        top_k: how many items per session; default the model's ``top_k`` (which a checkpoint
+            fixes, so change K here: ``--prediction_writer.top_k 50``).
     """
 
-    def __init__(self, output_path: str | None = None) -> None:
+    def __init__(self, output_path: str | None = None, top_k: int | None = None) -> None:
         super().__init__(write_interval="batch")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"prediction_writer.top_k must be >= 1, got {top_k}")
         self.output_path = output_path
+        self.top_k = top_k
         self._handle: Any = None
         self._target: Path | None = None
         self._counts = {"lines": 0, "errors": 0, "unknown_ids": 0}
@@ -72,6 +78,8 @@ class PredictionWriter(BasePredictionWriter):
         self._target = self._resolve(trainer)
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self._target.with_suffix(self._target.suffix + ".tmp"), "w")
+        if self.top_k is not None:
+            pl_module.predict_k = self.top_k
         self._counts = {"lines": 0, "errors": 0, "unknown_ids": 0}
 
     def write_on_batch_end(
@@ -126,7 +134,7 @@ class RunConfigSaver(SaveConfigCallback):
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         datamodule = trainer.datamodule
         identity = {}
-        if datamodule is not None:
+        if datamodule is not None and str(getattr(stage, "value", stage)) != "predict":
             for key in ("dataset_hash", "num_items", "protocol"):
                 value = getattr(datamodule, key, None)
                 if value is not None:

@@ -179,6 +179,8 @@ class DMIGNN(L.LightningModule):
         self.val_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="val/")
         self.test_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="test/")
         self._eval_prefix = "val"
+        #: K of ``predict_step`` when set (the prediction writer's ``top_k``); else ``top_k``.
+        self.predict_k: int | None = None
 
     # ----------------------------------------------------------------------------- data hookup
     def setup(self, stage: str) -> None:
@@ -301,13 +303,15 @@ class DMIGNN(L.LightningModule):
         ``line``.
         """
         if isinstance(batch, SessionBatch):
-            ids, scores = self.top_k_items(batch)
+            ids, scores = self.top_k_items(batch, self.predict_k)
             return [
                 {"items": self.vocabulary.decode(row), "scores": row_scores}
                 for row, row_scores in zip(ids.cpu(), scores.cpu().tolist(), strict=True)
             ]
         servable = [record for record in batch if record.error is None]
-        recommendations = iter(self.recommend([record.raw_session for record in servable]))
+        recommendations = iter(
+            self.recommend([record.raw_session for record in servable], self.predict_k)
+        )
         results = []
         for record in batch:
             if record.error is not None:

@@ -31,11 +31,10 @@ from datamodules.preprocess.split import (
     chronological,
     first_appearance,
     gather,
-    offsets_of,
     split_by_fraction,
     split_by_time,
 )
-from datamodules.processed import ProcessedDataset, Sessions
+from datamodules.processed import ProcessedDataset, Sessions, offsets_from_lengths
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ def run_pipeline(
         raise ValueError(f"unknown item_order {config.item_order!r}")
     new_id = np.zeros(len(log.item_values), dtype=np.int64)
     new_id[vocabulary_codes] = np.arange(1, len(vocabulary_codes) + 1)
-    train = Sessions(items=new_id[train_items], offsets=offsets_of(train_lengths))
+    train = Sessions(items=new_id[train_items], offsets=offsets_from_lengths(train_lengths))
 
     test = _clean_test(log, chronological(split.test, dates), new_id, config, report)
     metadata: dict[str, Any] = {}
@@ -263,7 +262,7 @@ def _clean_test(
         Counts(*counts(final)),
         stage="after split",
     )
-    return Sessions(items=mapped[final], offsets=offsets_of(kept_lengths[long_enough]))
+    return Sessions(items=mapped[final], offsets=offsets_from_lengths(kept_lengths[long_enough]))
 
 
 def _train_tail(train: Sessions, config: PipelineConfig, report: Report) -> tuple[Sessions, int]:
@@ -283,7 +282,9 @@ def _train_tail(train: Sessions, config: PipelineConfig, report: Report) -> tupl
     cumulative = np.cumsum(per_session)
     first = int(np.searchsorted(cumulative, total - tail, side="right"))
     lengths = train.lengths[first:]
-    kept = Sessions(items=train.items[train.offsets[first] :].copy(), offsets=offsets_of(lengths))
+    kept = Sessions(
+        items=train.items[train.offsets[first] :].copy(), offsets=offsets_from_lengths(lengths)
+    )
     sessions_before = len(train)
     report.steps.append(
         {

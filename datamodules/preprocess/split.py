@@ -112,10 +112,3 @@ def first_appearance(codes: np.ndarray) -> np.ndarray:
     """Distinct values of ``codes`` in order of first appearance."""
     encoded = pc.dictionary_encode(pa.array(codes))
     return encoded.dictionary.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def offsets_of(lengths: np.ndarray) -> np.ndarray:
-    """``(S + 1,)`` offsets from lengths."""
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets

@@ -189,10 +189,14 @@ class DMIGNNNet(nn.Module):
         self.use_local = use_local
 
         self.embedding = nn.Embedding(num_items + 1, embedding_dim)
-        self.local_aggregator = LocalAggregator(embedding_dim, leaky_relu_slope)
+        # A switched-off branch is not built at all: no parameters without gradients (which
+        # DDP rejects), nothing for an optimiser to decay.
+        self.local_aggregator = (
+            LocalAggregator(embedding_dim, leaky_relu_slope) if self.local_active else None
+        )
         self.global_aggregators = nn.ModuleList(
             GlobalAggregator(embedding_dim, self.dropout_gcn, global_activation, leaky_relu_slope)
-            for _ in range(hop)
+            for _ in range(hop if self.global_active else 0)
         )
         self.interest_extractor = MultiInterestExtractor(
             embedding_dim,
@@ -216,7 +220,8 @@ class DMIGNNNet(nn.Module):
         """Draw every parameter from ``uniform(-1/sqrt(d), 1/sqrt(d))`` (as the reference)."""
         bound = 1.0 / math.sqrt(self.embedding_dim)
         nn.init.uniform_(self.embedding.weight, -bound, bound)
-        self.local_aggregator.reset_parameters()
+        if self.local_aggregator is not None:
+            self.local_aggregator.reset_parameters()
         for aggregator in self.global_aggregators:
             aggregator.reset_parameters()
         self.interest_extractor.reset_parameters()
@@ -320,7 +325,7 @@ class DMIGNNNet(nn.Module):
         """
         nodes = batch.nodes
         node_hidden: Tensor | None = None
-        if self.local_active:
+        if self.local_aggregator is not None:
             local_input = self.embedding(nodes)
             if self.normalize_embeddings:
                 local_input = F.normalize(local_input, p=2.0, dim=-1)

@@ -70,7 +70,7 @@ def _slots(net: DMIGNNNet) -> dict[str, tuple[Tensor, Any, tuple[int, ...]]]:
         "glu1.weight": (extractor.gate.weight, None, tuple(extractor.gate.weight.shape)),
         "glu1.bias": (extractor.gate.bias, None, tuple(extractor.gate.bias.shape)),
     }
-    for r in range(4):
+    for r in range(4 if net.local_aggregator is not None else 0):
         slots[f"local_agg.a_{r}"] = (net.local_aggregator.edge_attention, r, (d, 1))
     for i, aggregator in enumerate(net.global_aggregators):
         slots[f"agg_gcn_{i}.w_1"] = (aggregator.attention_weight, None, (d + 1, d))
