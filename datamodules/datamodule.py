@@ -29,10 +29,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Literal
 
-import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -48,7 +48,7 @@ from datamodules.predict import (
     read_predict_file,
 )
 from datamodules.prepared import PreparedData, PrepareOptions, prepare
-from datamodules.sampling import EpochShuffleSampler, evaluation_sampler
+from datamodules.sampling import evaluation_sampler, training_sampler
 from datamodules.sources import describe_dataset, fingerprint, load_sessions
 from datamodules.synthetic import SyntheticConfig
 from datamodules.vocab import Vocabulary
@@ -88,7 +88,8 @@ class SessionDataModule(LightningDataModule):
         download: fetch missing benchmark files from their pinned URLs.
         cache_dir: folder of the prepared-array cache (default ``<data_dir>/.cache``).
         predict_file: sessions to recommend for (.jsonl/.ndjson/.json or .csv/.txt).
-        seed: seed of the training-order shuffle.
+        seed: seed of the training-order shuffle; default: the run's global seed
+            (``seed_everything``), else 0.
         synthetic_num_items: synthetic items.
         synthetic_num_interests: synthetic latent interests.
         synthetic_num_train_sessions: synthetic train sessions.
@@ -116,7 +117,7 @@ class SessionDataModule(LightningDataModule):
         download: bool = True,
         cache_dir: str | None = None,
         predict_file: str | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         synthetic_num_items: int = 1000,
         synthetic_num_interests: int = 25,
         synthetic_num_train_sessions: int = 6000,
@@ -154,7 +155,7 @@ class SessionDataModule(LightningDataModule):
         _require_int("graph_window", graph_window, 1)
         _require_int("graph_top_k", graph_top_k, 1)
         _require_int("num_workers", num_workers, 0)
-        _require_int("seed", seed, 0)
+        _require_int("seed", seed, 0, optional=True)
         if predict_file is not None:
             suffix = Path(predict_file).suffix.lower()
             if suffix not in JSON_SUFFIXES + TEXT_SUFFIXES:
@@ -191,7 +192,6 @@ class SessionDataModule(LightningDataModule):
         self.info = describe_dataset(dataset, self.synthetic_config)
         self._data: PreparedData | None = None
         self._key: str | None = None
-        self._shuffle_generator: torch.Generator | None = None
         self.train_dataset: SampleDataset | None = None
         self.val_dataset: SampleDataset | None = None
         self.test_dataset: SampleDataset | None = None
@@ -243,7 +243,6 @@ class SessionDataModule(LightningDataModule):
     def _ensure_loaded(self) -> PreparedData:
         if self._data is None:
             self._data, self._key = self._load_or_build()
-            self._shuffle_generator = torch.Generator().manual_seed(self.seed)
         return self._data
 
     def setup(self, stage: str | None = None) -> None:
@@ -270,6 +269,13 @@ class SessionDataModule(LightningDataModule):
         self.predict_dataset = PredictRecords(self.predict_records)
 
     # -------------------------------------------------------------------------- exposed state
+
+    @property
+    def shuffle_seed(self) -> int:
+        """``seed``, or the global seed set by ``seed_everything`` (``PL_GLOBAL_SEED``), or 0."""
+        if self.seed is not None:
+            return self.seed
+        return int(os.environ.get("PL_GLOBAL_SEED", "0"))
 
     @property
     def num_items(self) -> int:
@@ -331,7 +337,7 @@ class SessionDataModule(LightningDataModule):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
         if shuffle:
-            sampler = EpochShuffleSampler(len(dataset), self.seed)
+            sampler = training_sampler(dataset, self.shuffle_seed)
         else:
             sampler = evaluation_sampler(dataset)
         return DataLoader(

@@ -89,19 +89,26 @@ def read_predict_file(path: str | os.PathLike) -> list[PredictRecord]:
     if not source.is_file():
         raise DataError(f"{source}: predict file not found")
     records: list[PredictRecord] = []
-    with open(source, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text:
-                records.append(PredictRecord(line_number, [], "empty line"))
-                continue
-            try:
-                raw_session = parse(text)
-            except ValueError as error:
-                records.append(PredictRecord(line_number, [], f"malformed line: {error}"))
-                continue
-            error_message = None if raw_session else "empty session"
-            records.append(PredictRecord(line_number, raw_session, error_message))
+    try:
+        text = source.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of line 1
+    except UnicodeDecodeError as error:
+        line = source.read_bytes()[: error.start].count(b"\n") + 1
+        raise DataError(f"{source}, line {line}: not UTF-8 text ({error.reason})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline ending the last line
+    for line_number, line in enumerate(lines, start=1):
+        content = line.strip()
+        if not content:
+            records.append(PredictRecord(line_number, [], "empty line"))
+            continue
+        try:
+            raw_session = parse(content)
+        except ValueError as error:
+            records.append(PredictRecord(line_number, [], f"malformed line: {error}"))
+            continue
+        error_message = None if raw_session else "empty session"
+        records.append(PredictRecord(line_number, raw_session, error_message))
     rejected = sum(record.error is not None for record in records)
     if rejected:
         logger.warning("%s: %d of %d lines are empty or malformed", source, rejected, len(records))

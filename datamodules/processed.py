@@ -199,6 +199,12 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
         raise ProcessedDatasetError(
             f"{root / METADATA_FILE}: format is {metadata.get('format')!r}, expected {FORMAT_TAG!r}"
         )
+    for key in ("num_items", "min_prefix_length"):
+        value = metadata.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ProcessedDatasetError(
+                f"{root / METADATA_FILE}: {key} must be an integer >= 1, got {value!r}"
+            )
     try:
         vocabulary = json.loads((root / VOCABULARY_FILE).read_text())
     except json.JSONDecodeError as error:

@@ -118,8 +118,8 @@ def validation_session_count(num_sessions: int, val_fraction: float) -> int:
 def split_last_sessions(sessions: Sessions, val_fraction: float) -> tuple[Sessions, Sessions]:
     """Split chronological sessions into (fit, validation): validation is the last fraction.
 
-    Whole sessions move, never single prefixes, so no validation session shares a prefix (or a
-    global-graph edge) with the fit sessions.
+    Whole sessions move, never single prefixes, so no prefix of a validation session is trained
+    on, and (the global graph being built from the fit sessions) none adds a graph edge.
 
     Raises:
         DataError: the split would leave no fit session.

@@ -7,16 +7,16 @@ from collections.abc import Iterator, Sized
 import torch
 import torch.distributed as dist
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import Sampler, SequentialSampler
+from torch.utils.data import DistributedSampler, Sampler, SequentialSampler
 
 
 class EpochShuffleSampler(Sampler[int]):
     """A random permutation of ``range(num_samples)`` drawn from ``(seed, epoch)`` alone.
 
     Lightning calls :meth:`set_epoch` before every training epoch, so epoch ``e`` always sees
-    the same order whatever ran before it: a run resumed from an epoch-end checkpoint
-    shuffles exactly like the uninterrupted run. (Under DDP Lightning swaps in its own
-    ``DistributedSampler``, which is seeded by epoch in the same way.)
+    the same order whatever ran before it: a run resumed from a checkpoint shuffles exactly
+    like the uninterrupted run. Under DDP :func:`training_sampler` uses a
+    ``DistributedSampler`` instead (seeded by ``(seed, epoch)`` the same way).
 
     Args:
         num_samples: size of the dataset.
@@ -40,6 +40,21 @@ class EpochShuffleSampler(Sampler[int]):
         return self.num_samples
 
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def training_sampler(dataset: Sized, seed: int) -> Sampler[int]:
+    """Shuffled by ``(seed, epoch)``; under DDP a ``DistributedSampler`` with the same seed.
+
+    Giving Lightning a ``DistributedSampler`` ourselves means it wraps nothing: older Lightning
+    releases' wrapper did not pass ``set_epoch`` on, repeating epoch 0's order every epoch.
+    """
+    if _distributed():
+        return DistributedSampler(dataset, shuffle=True, seed=seed)
+    return EpochShuffleSampler(len(dataset), seed)
+
+
 def evaluation_sampler(dataset: Sized) -> Sampler[int]:
     """In-order sampler; under DDP each rank takes a disjoint share, with NO padding.
 
@@ -47,6 +62,6 @@ def evaluation_sampler(dataset: Sized) -> Sampler[int]:
     would count some samples twice in the metrics. Ranks may then see different numbers of
     batches, which evaluation (no gradient sync) allows.
     """
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+    if _distributed():
         return UnrepeatedDistributedSampler(dataset, shuffle=False)
     return SequentialSampler(dataset)

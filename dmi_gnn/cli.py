@@ -131,7 +131,8 @@ class DMIGNNCLI(LightningCLI):
         if not best:
             log.warning("no best checkpoint was recorded; skipping the final test")
             return
-        self.trainer.logger and self.trainer.logger.log_hyperparams({"tested_checkpoint": best})
+        for logger in self.trainer.loggers:
+            logger.log_hyperparams({"tested_checkpoint": best})
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 

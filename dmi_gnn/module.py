@@ -144,6 +144,14 @@ class DMIGNN(L.LightningModule):
             raise ValueError(
                 f"lr_step must be >= 0 and lr_gamma in (0, 1], got {lr_step}, {lr_gamma}"
             )
+        choices = {
+            "semantics": (semantics, ("reference", "paper")),
+            "regularizer": (regularizer, ("none", "similarity", "dmi")),
+            "optimizer": (optimizer, ("adam", "adamw")),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if top_k < 1 or not metric_ks or min(metric_ks) < 1:
             raise ValueError(f"top_k and every metric K must be >= 1, got {top_k}, {metric_ks}")
         self.save_hyperparameters()
@@ -176,8 +184,13 @@ class DMIGNN(L.LightningModule):
         )
         self.vocabulary = Vocabulary.identity(num_items)
         ks = tuple(sorted(set(int(k) for k in metric_ks)))
-        self.val_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="val/")
-        self.test_metrics = RankingMetrics(ks=ks, num_items=num_items, prefix="test/")
+        # Targets come from validated data: skip the per-batch range check (a host sync).
+        self.val_metrics = RankingMetrics(
+            ks=ks, num_items=num_items, prefix="val/", validate_args=False
+        )
+        self.test_metrics = RankingMetrics(
+            ks=ks, num_items=num_items, prefix="test/", validate_args=False
+        )
         self._eval_prefix = "val"
         #: K of ``predict_step`` when set (the prediction writer's ``top_k``); else ``top_k``.
         self.predict_k: int | None = None
@@ -225,6 +238,10 @@ class DMIGNN(L.LightningModule):
     def set_extra_state(self, state: dict[str, Tensor]) -> None:
         """Restore the vocabulary saved by :meth:`get_extra_state`."""
         self.vocabulary = Vocabulary.from_state(state)
+
+    def forward(self, batch: SessionBatch) -> Tensor:
+        """Scores ``(B, N)`` of items ``1..N`` for a batch (column ``j`` is item ``j + 1``)."""
+        return self.net(batch).scores
 
     # ------------------------------------------------------------------------------- training
     def loss(self, batch: SessionBatch) -> tuple[Tensor, Tensor, Tensor]:

@@ -26,12 +26,13 @@ option                     ``reference``      ``paper``
   makes its effective weight ``beta * B`` against the mean cross-entropy (quirk 8).
 * ``full_dropout``: what a dropout rate of exactly 1 on a branch does: PyTorch semantics (zeros
   in training, identity at evaluation; with coupled-L2 Adam the branch's weights then decay to
-  zero, quirk 13.1), or the branch removed in training *and* evaluation (its parameters then get
-  no gradient).
-* ``neighbor_padding``: the global neighbour table was filled with replacement to ``k`` slots
-  by the data side and every slot is attended (items without neighbours attend ``k`` copies of
-  item 0), or slots holding item ``0`` are excluded from the neighbour softmax and an item with
-  no neighbour gets ``h_N = 0``.
+  zero, quirk 13.1), or the branch removed in training *and* evaluation (its layers are then
+  not built).
+* ``neighbor_padding``: the global neighbour table is filled with replacement to ``k`` slots
+  (``DMIGNN.set_global_graph`` calls ``datamodules.fill_neighbors_with_replacement``) and every
+  slot is attended (items without neighbours attend ``k`` copies of item 0), or slots holding
+  item ``0`` are excluded from the neighbour softmax and an item with no neighbour gets
+  ``h_N = 0``.
 
 ``regularizer_reduction = "mean"`` is *our reading* of the paper: its loss is written per
 session, so both terms (cross-entropy and regulariser) become per-session averages.

@@ -64,11 +64,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict,
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--chunk-size", type=int, default=None, help="items per scoring block")
-    parser.add_argument(
-        "--device-resident",
-        action="store_true",
-        help="keep the split on the device and cut batches there (GPU)",
-    )
     args, rest = parser.parse_known_args(argv)
     overrides: dict[str, dict[str, Any]] = {"model": {}, "data": {}}
     it = iter(rest)
@@ -190,7 +185,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.chunk_size:
         model.net.scorer.chunk_size = args.chunk_size
     model.to(device)
-    net = torch.compile(model.net, dynamic=True) if args.compile else model.net
+    if args.compile:
+        model.net = torch.compile(model.net, dynamic=True)
+    net = model.net
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     autocast = (
@@ -209,19 +206,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def train_step(batch: SessionBatch) -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast:
-            output = net(batch)
-            loss = F.cross_entropy(output.scores.float(), batch.targets - 1)
-            if hp.regularizer != "none":
-                from dmi_gnn.losses import interest_regularizer
-
-                loss = loss + hp.beta * interest_regularizer(
-                    hp.regularizer,
-                    output.attention.float(),
-                    batch.mask,
-                    batch.lengths,
-                    eta=hp.eta,
-                    reduction=model.regularizer_reduction,
-                )
+            loss = model.loss(batch)[0]
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -275,6 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bound_eval_times = measure(bound_eval, list(range(total)))
 
     latencies = recommend_latency(model, datamodule, device)
+    model.train()
     memory_by_pass = memory_across_passes(train_step, train, args.memory_passes, cuda, device)
 
     train_rate = median_rate(train_times, batch_size * args.steps)

@@ -39,9 +39,22 @@ class RunResult:
 
 
 def best_epoch(run_dir: Path) -> int | None:
-    """The epoch of the checkpoint chosen on validation (``best-epochNN.ckpt``), if any."""
-    found = sorted((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
-    return int(found[-1].stem.removeprefix("best-epoch")) if found else None
+    """The (0-based) epoch of the checkpoint this run chose on validation, if any.
+
+    Read from the run's own ``last.ckpt`` (its ModelCheckpoint state names the best file), so
+    checkpoints left in the directory by an earlier run cannot be mistaken for it.
+    """
+    import torch
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    for key, value in state.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and value.get("best_model_path"):
+            best = torch.load(value["best_model_path"], map_location="cpu", weights_only=True)
+            return int(best["epoch"])
+    return None
 
 
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:

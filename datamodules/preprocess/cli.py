@@ -160,6 +160,7 @@ def prepare(args: argparse.Namespace) -> tuple[ProcessedDataset, Report]:
             raise PrepareError("no such file", path=path)
     check_output(args.output)
     config = recipe.config(args)
+    config.validate()
     report = Report(
         recipe.name, [str(p) for p in inputs], {**_parameters(args), **config.as_dict()}
     )

@@ -82,6 +82,35 @@ class PipelineConfig:
         """The parameters as a JSON-serialisable dict."""
         return asdict(self)
 
+    def validate(self) -> None:
+        """Raise :class:`PrepareError` naming the option whose value cannot work."""
+        minimums = {
+            "truncate_length": (self.truncate_length, 1),
+            "top_items": (self.top_items, 1),
+            "min_session_length": (self.min_session_length, 1),
+            "max_session_length": (self.max_session_length, 1),
+            "min_item_support": (self.min_item_support, 1),
+            "test_min_length": (self.test_min_length, 2),
+            "min_prefix_length": (self.min_prefix_length, 1),
+            "train_tail_fraction": (self.train_tail_fraction, 1),
+        }
+        for name, (value, minimum) in minimums.items():
+            if value is not None and value < minimum:
+                option = "--" + name.replace("_", "-")
+                raise PrepareError(f"{option} must be >= {minimum}, got {value}")
+        if (
+            self.max_session_length is not None
+            and self.max_session_length < self.min_session_length
+        ):
+            raise PrepareError(
+                f"--max-session-length {self.max_session_length} is below "
+                f"--min-session-length {self.min_session_length}"
+            )
+        if self.test_seconds is not None and self.test_seconds <= 0:
+            raise PrepareError(f"the test window must be positive, got {self.test_seconds} s")
+        if self.test_fraction is not None and not 0 < self.test_fraction < 1:
+            raise PrepareError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+
 
 def apply(log: ClickLog, keep: np.ndarray, name: str, report: Report, **extra: Any) -> ClickLog:
     """Keep the rows where ``keep`` holds and record the step in ``report``."""

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dmi_gnn.nn.local_aggregator import NON_EDGE_LOGIT
+
 __all__ = ["GlobalAggregator"]
 
 _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
@@ -118,7 +120,7 @@ class GlobalAggregator(nn.Module):
         hidden = F.leaky_relu(hidden, self.leaky_relu_slope)
         logits = torch.matmul(hidden, self.attention_vector)  # (B, M, k)
         if neighbor_mask is not None:
-            fill = max(-9e15, torch.finfo(logits.dtype).min)
+            fill = max(NON_EDGE_LOGIT, torch.finfo(logits.dtype).min)
             logits = logits.masked_fill(~neighbor_mask, fill)
         weights = torch.softmax(logits, dim=-1)
         if neighbor_mask is not None:

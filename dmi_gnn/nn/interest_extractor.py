@@ -8,6 +8,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from dmi_gnn.nn.local_aggregator import NON_EDGE_LOGIT
+
 __all__ = ["MultiInterestExtractor"]
 
 
@@ -147,7 +149,7 @@ class MultiInterestExtractor(nn.Module):
         if self.attention == "raw":
             weights = scores * real.to(scores.dtype)
         else:
-            fill = max(-9e15, torch.finfo(scores.dtype).min)
+            fill = max(NON_EDGE_LOGIT, torch.finfo(scores.dtype).min)
             weights = torch.softmax(scores.masked_fill(~real, fill), dim=1)
             weights = weights * real.to(weights.dtype)
         interests = torch.matmul(weights.transpose(1, 2), hidden)  # eq. 5, (B, U, d)

@@ -92,8 +92,9 @@ class DMIGNNNet(nn.Module):
         neighbor_padding (str): ``"resampled"`` (attend all ``k`` slots, zeros included, as the
             reference) or ``"masked"`` (slots holding item 0 are excluded; no neighbour means
             ``h_N = 0``).
-        use_global (bool): keep the global branch (Table-3 ablation "w/o global" when False).
-        use_local (bool): keep the local branch (ablation "w/o local" when False).
+        use_global (bool): keep the global branch (False: a "w/o global" variant; not one of
+            the paper's Table-3 ablations; ``DMIGNN(use_global=False)``).
+        use_local (bool): keep the local branch (False: a "w/o local" variant, network only).
 
     Shapes:
         - **input:** a :class:`~datamodules.batch.SessionBatch` with ``B`` prefixes padded to
@@ -368,8 +369,16 @@ class DMIGNNNet(nn.Module):
         return self._candidate_cache[1]
 
     def score(self, interests: Tensor) -> Tensor:
-        """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``."""
-        return self.scorer(interests, self.candidate_embeddings())
+        """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``.
+
+        Without autograd (evaluation, serving) scoring runs in float32 even under bf16/fp16
+        autocast: low-precision scores tie often, and ranking needs them apart.
+        """
+        candidates = self.candidate_embeddings()
+        if torch.is_grad_enabled():
+            return self.scorer(interests, candidates)
+        with torch.autocast(interests.device.type, enabled=False):
+            return self.scorer(interests.float(), candidates.float())
 
     def forward(self, batch: SessionBatch) -> NetworkOutput:
         """Scores of every item for every prefix, with the interests and their attention."""

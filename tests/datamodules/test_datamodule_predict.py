@@ -87,3 +87,13 @@ def test_predict_without_a_file_is_a_clear_error(tmp_path):
     data = SessionDataModule(cache_dir=str(tmp_path), synthetic_num_train_sessions=50)
     with pytest.raises(ValueError, match="set predict_file"):
         data.setup("predict")
+
+
+def test_byte_order_mark_and_non_utf8_files(tmp_path):
+    with_bom = tmp_path / "bom.jsonl"
+    with_bom.write_bytes(b"\xef\xbb\xbf[1, 2]\n[3]\n")
+    assert [r.raw_session for r in read_predict_file(with_bom)] == [[1, 2], [3]]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"1,2\n3,\xe9\n")
+    with pytest.raises(DataError, match=r"latin\.csv, line 2: not UTF-8"):
+        read_predict_file(latin)

@@ -265,3 +265,10 @@ def test_cached_candidates_follow_weight_updates():
     torch.testing.assert_close(second, expected)
     assert not torch.allclose(first, second)
     assert net.candidate_embeddings().requires_grad  # with autograd: never the cache
+
+
+def test_evaluation_scores_are_float32_under_bf16_autocast(batch):
+    net = _net().eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = net(batch).scores
+    assert scores.dtype == torch.float32
