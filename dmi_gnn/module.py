@@ -30,6 +30,9 @@ from dmi_gnn.semantics import resolve_semantics
 
 log = logging.getLogger(__name__)
 
+#: State-dict prefixes of the optional item-representation branches of :class:`DMIGNNNet`.
+_BRANCH_PREFIXES = ("net.local_aggregator.", "net.global_aggregators.")
+
 
 class Recommendation(NamedTuple):
     """Top-K recommendation for one session of raw item ids.
@@ -238,6 +241,25 @@ class DMIGNN(L.LightningModule):
     def set_extra_state(self, state: dict[str, Tensor]) -> None:
         """Restore the vocabulary saved by :meth:`get_extra_state`."""
         self.vocabulary = Vocabulary.from_state(state)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Accept checkpoints that still hold the weights of a branch this network does not build.
+
+        Development versions of 0.1.0 built a branch even when ``drop_branch`` dropout switched
+        it off, so their checkpoints carry its (unused) weights. Those keys are dropped here, and only
+        those: any other mismatch still fails the strict load.
+        """
+        state = checkpoint.get("state_dict", {})
+        expected = self.state_dict().keys()
+        unused = [key for key in state if key.startswith(_BRANCH_PREFIXES) and key not in expected]
+        for key in unused:
+            del state[key]
+        if unused:
+            log.info(
+                "Checkpoint holds %d weights of a branch this model does not build (%s); ignored.",
+                len(unused),
+                ", ".join(sorted({key.split(".")[1] for key in unused})),
+            )
 
     def forward(self, batch: SessionBatch) -> Tensor:
         """Scores ``(B, N)`` of items ``1..N`` for a batch (column ``j`` is item ``j + 1``)."""

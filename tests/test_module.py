@@ -122,6 +122,26 @@ def test_string_vocabulary_travels_in_the_checkpoint(tmp_path):
     assert len(result.items) == 3 and all(item in vocabulary for item in result.items)
 
 
+def test_checkpoint_with_weights_of_an_unbuilt_branch_loads(tmp_path):
+    """Old checkpoints of a dropped global branch still carry its weights: load, ignoring them."""
+    options = {"num_items": 30, "embedding_dim": 8, "num_interests": 2, "semantics": "paper"}
+    model = DMIGNN(dropout_global=1.0, **options)
+    assert len(model.net.global_aggregators) == 0
+    with_branch = DMIGNN(dropout_global=0.5, **options)
+    old_state = {**model.state_dict()}
+    old_state.update(
+        {k: v for k, v in with_branch.state_dict().items() if "global_aggregators" in k}
+    )
+    checkpoint = {"state_dict": old_state}
+    model.on_load_checkpoint(checkpoint)
+    model.load_state_dict(checkpoint["state_dict"])  # strict
+
+    checkpoint = {"state_dict": {**model.state_dict(), "net.something_else": torch.zeros(1)}}
+    model.on_load_checkpoint(checkpoint)
+    with pytest.raises(RuntimeError, match="something_else"):
+        model.load_state_dict(checkpoint["state_dict"])
+
+
 @pytest.mark.parametrize(
     ("options", "length"),
     [({"num_interests": 1}, 5), ({"embedding_dim": 24}, 5), ({"max_positions": 4}, 12)],
