@@ -73,6 +73,9 @@ class DMIGNN(L.LightningModule):
         regularizer_reduction: ``"sum"`` or ``"mean"`` of the regulariser over the batch.
         scoring: ``"max"`` over interests (eq. 6) or ``"sum"`` (Table 3 ablation).
         positional: ``"multi"`` positional patterns, or ``"single"`` (Table 3 ablation).
+        scoring_chunk_size: candidate items per scoring block (``"auto"``: 8,192 on the CPU,
+            one block on a GPU; None: one block). Bounds the ``U x B x N`` transient on huge
+            catalogues; the scores do not change.
         hop: number of hops of the global aggregator.
         num_neighbors: neighbours per item in the global graph table (its top-k).
         dropout_local: dropout on the local-branch output.
@@ -110,6 +113,7 @@ class DMIGNN(L.LightningModule):
         regularizer_reduction: Literal["sum", "mean"] | None = None,
         scoring: Literal["max", "sum"] = "max",
         positional: Literal["multi", "single"] = "multi",
+        scoring_chunk_size: int | Literal["auto"] | None = "auto",
         hop: int = 1,
         num_neighbors: int = 12,
         dropout_local: float = 0.0,
@@ -182,6 +186,7 @@ class DMIGNN(L.LightningModule):
             max_positions=max_positions,
             positional=positional,
             scoring=scoring,
+            scoring_chunk_size=scoring_chunk_size,
             use_global=use_global,
             **options,
         )
@@ -245,9 +250,9 @@ class DMIGNN(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Accept checkpoints that still hold the weights of a branch this network does not build.
 
-        Development versions of 0.1.0 built a branch even when ``drop_branch`` dropout switched
-        it off, so their checkpoints carry its (unused) weights. Those keys are dropped here, and only
-        those: any other mismatch still fails the strict load.
+        Development versions of 0.1.0 built a branch even when ``drop_branch`` dropout
+        switched it off, so their checkpoints carry its (unused) weights. Those keys are
+        dropped here, and only those: any other mismatch still fails the strict load.
         """
         state = checkpoint.get("state_dict", {})
         expected = self.state_dict().keys()

@@ -204,3 +204,10 @@ def test_module_training_step_reproduces_the_published_step(shared_data):
         torch.testing.assert_close(value.detach(), expected, rtol=0, atol=5e-6)
         compared += moved > 0
     assert compared >= 10  # the step really moved the parameters being compared
+
+
+def test_scoring_chunk_size_is_a_module_option():
+    model = DMIGNN(num_items=30, embedding_dim=8, num_interests=2, scoring_chunk_size=7)
+    assert model.net.scorer.chunk_size == 7
+    with pytest.raises(ValueError, match="chunk_size"):
+        DMIGNN(num_items=30, embedding_dim=8, num_interests=2, scoring_chunk_size=0)

@@ -60,8 +60,8 @@ class DMIGNNNet(nn.Module):
        \mathbf{s}_u^\top \mathbf{x}_j` over items ``1..N`` (candidates L2-normalised when
        ``normalize_embeddings``).
 
-    To bound the transient ``U x B x N`` block of scoring on huge catalogues, set
-    ``net.scorer.chunk_size`` (items per block; same result, see :func:`score_items`).
+    ``scoring_chunk_size`` bounds the transient ``U x B x N`` block of scoring on huge
+    catalogues (items per block; same result, see :func:`score_items`).
 
     Every parameter (embeddings and biases included) starts from
     ``uniform(-1/sqrt(d), 1/sqrt(d))``, like the published code. ``nn.Embedding`` has no
@@ -81,6 +81,8 @@ class DMIGNNNet(nn.Module):
         max_positions (int): rows of the positional table; longer sessions reuse the last row.
         positional (str): ``"multi"`` (a gate per head) or ``"single"`` (Table-3 ablation).
         scoring (str): ``"max"`` over interests (the paper) or ``"sum"`` (Table-3 ablation).
+        scoring_chunk_size (int, str or None): candidate items per scoring block; ``"auto"``
+            (8,192 on the CPU, one block on a GPU) or None (one block). Same scores either way.
         normalize_embeddings (bool): L2-normalise the local-branch node embeddings and the
             candidate embeddings (reference semantics).
         attention (str): ``"raw"`` (reference) or ``"softmax"`` (paper) position weights.
@@ -119,6 +121,7 @@ class DMIGNNNet(nn.Module):
         max_positions: int = 200,
         positional: Literal["multi", "single"] = "multi",
         scoring: Literal["max", "sum"] = "max",
+        scoring_chunk_size: int | Literal["auto"] | None = "auto",
         normalize_embeddings: bool = True,
         attention: Literal["raw", "softmax"] = "raw",
         readout_bias: bool = False,
@@ -207,7 +210,7 @@ class DMIGNNNet(nn.Module):
             attention=attention,
             readout_bias=readout_bias,
         )
-        self.scorer = InterestScorer(scoring)
+        self.scorer = InterestScorer(scoring, chunk_size=scoring_chunk_size)
         self._candidate_cache: tuple[tuple, Tensor] | None = None
         self.register_buffer(
             "global_neighbors", torch.zeros(num_items + 1, num_neighbors, dtype=torch.int64)
