@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
 from datamodules.cache import cache_key, cache_path, load_prepared, save_prepared
@@ -235,7 +236,14 @@ class SessionDataModule(LightningDataModule):
         return data, key
 
     def prepare_data(self) -> None:
-        """Download (if allowed) and verify the files, and fill the cache. Assigns no state."""
+        """Download (if allowed) and verify the files, and fill the cache. Assigns no state.
+
+        Does nothing when the attached trainer is predicting: prediction reads only
+        ``predict_file`` (see :meth:`setup`), so it needs neither the dataset nor the network.
+        """
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.state.fn == TrainerFn.PREDICTING:
+            return
         path, _ = self._cache_file()
         if not path.is_file():
             self._load_or_build()

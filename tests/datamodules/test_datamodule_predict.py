@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pytest
+from lightning.pytorch.trainer.states import TrainerFn
 
 from datamodules import SessionDataModule
 from datamodules.errors import DataError
@@ -81,6 +83,22 @@ def test_predict_dataloader_serves_every_line_in_order_without_loading_data(tmp_
     assert [[r.line for r in batch] for batch in batches] == [[1, 2, 3], [4]]
     assert batches[0][1].error == "empty line"
     assert batches[1][0].raw_session == ["1001", "1002", "1003", "1001"]
+
+
+def test_predicting_needs_no_dataset_files(tmp_path):
+    """A benchmark config whose files are absent still predicts: prepare_data skips them."""
+    predict = tmp_path / "live.jsonl"
+    predict.write_text("[1, 2]\n")
+    options = {"dataset": "tmall", "data_dir": str(tmp_path / "none"), "download": False}
+    data = SessionDataModule(predict_file=str(predict), **options)
+    data.trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.PREDICTING))
+    data.prepare_data()
+    data.setup("predict")
+    assert len(data.predict_dataset) == 1
+
+    data.trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.FITTING))
+    with pytest.raises(DataError, match=r"all_train_seq\.txt"):
+        data.prepare_data()
 
 
 def test_predict_without_a_file_is_a_clear_error(tmp_path):
