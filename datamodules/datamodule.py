@@ -241,8 +241,7 @@ class SessionDataModule(LightningDataModule):
         Does nothing when the attached trainer is predicting: prediction reads only
         ``predict_file`` (see :meth:`setup`), so it needs neither the dataset nor the network.
         """
-        trainer = getattr(self, "trainer", None)
-        if trainer is not None and trainer.state.fn == TrainerFn.PREDICTING:
+        if self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING:
             return
         path, _ = self._cache_file()
         if not path.is_file():

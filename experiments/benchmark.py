@@ -63,7 +63,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict,
     )
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
-    parser.add_argument("--chunk-size", type=int, default=None, help="items per scoring block")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="items per scoring block (= --model.scoring_chunk_size)",
+    )
     args, rest = parser.parse_known_args(argv)
     overrides: dict[str, dict[str, Any]] = {"model": {}, "data": {}}
     it = iter(rest)
@@ -179,11 +184,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     eval_batch_size = args.eval_batch_size or batch_size
 
     datamodule, cold_seconds, cached_seconds = prepare_data(data_args)
+    if args.chunk_size:
+        model_args["scoring_chunk_size"] = args.chunk_size
     torch.manual_seed(0)
     model = DMIGNN(num_items=datamodule.num_items, **model_args)
     model.set_global_graph(datamodule.global_graph)
-    if args.chunk_size:
-        model.net.scorer.chunk_size = args.chunk_size
     model.to(device)
     if args.compile:
         model.net = torch.compile(model.net, dynamic=True)
