@@ -134,7 +134,7 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, output_path: str | None = None, top_k: int | None = None) -> None:
         super().__init__(write_interval="batch")
         if top_k is not None and top_k < 1:
-            raise ValueError(f"prediction_writer.top_k must be >= 1, got {top_k}")
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
         self.output_path = output_path
         self.top_k = top_k
         self._handle: Any = None

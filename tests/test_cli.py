@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from datamodules.processed import ProcessedDataset, Sessions, write_processed
+from dmi_gnn import checkpoints
 from dmi_gnn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,9 +133,16 @@ def test_evaluations_write_into_their_checkpoints_run_and_keep_its_history(fitte
     assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["version_0"]
 
 
-def test_fresh_fits_into_one_folder_never_mix_their_files(tmp_path, caplog):
+def test_fresh_fits_into_one_folder_never_mix_their_files(tmp_path, caplog, monkeypatch):
     """Issue 12.6: every fresh fit gets a new version_N (no -v1 checkpoints, no lost config)."""
     root, cache = tmp_path / "runs", tmp_path / "cache"
+    saved = []
+    atomic_save = checkpoints.atomic_save
+    monkeypatch.setattr(
+        checkpoints,
+        "atomic_save",
+        lambda state, path: saved.append(path) or atomic_save(state, path),
+    )
     for seed in (1, 2):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="dmi_gnn"):
@@ -147,6 +155,13 @@ def test_fresh_fits_into_one_folder_never_mix_their_files(tmp_path, caplog):
         assert yaml.safe_load((run_dir / "config.yaml").read_text())["seed_everything"] == seed
         assert len([row for row in read_metrics(run_dir) if row.get("test/HR@20")]) == 1
     assert sorted(path.name for path in root.iterdir()) == ["version_0", "version_1"]
+    # issue 11.8: every checkpoint, last.ckpt included, went through the atomic writer
+    written = sorted(Path(path).relative_to(root).as_posix() for path in saved)
+    assert written == [
+        f"version_{n}/checkpoints/{name}"
+        for n in (0, 1)
+        for name in ("best-epoch00.ckpt", "last.ckpt")
+    ]
 
 
 def test_run_dir_must_be_new_or_empty_for_a_fresh_fit(fitted, tmp_path, capsys):
@@ -498,7 +513,7 @@ def test_ddp_with_two_cpu_processes(fitted, tmp_path):
     for devices, extra in (("1", ["--trainer.devices=1"]), ("2", ddp)):
         out = tmp_path / f"validate-{devices}"
         args = ["validate", f"--ckpt_path={best}", *data_flags(cache), f"--run_dir={out}"]
-        done = _run([*args, *extra], ROOT)
+        done = _run([*args, "--trainer.limit_val_batches=1.0", *extra], ROOT)  # all of it
         assert done.returncode == 0, done.stderr[-3000:]
         results[devices] = read_metrics(out)[-1]
     assert float(results["2"]["val/count"]) == float(results["1"]["val/count"])
