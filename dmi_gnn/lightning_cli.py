@@ -298,6 +298,7 @@ class DMIGNNCLI(LightningCLI):
                 "test/...); early stopping and best-checkpoint selection are disabled"
             )
         elif evaluation is None:
+            self.trainer.limit_val_batches = 0  # nothing to validate: no empty-loader warning
             self._disable_selection(
                 "no validation set (val_fraction=0): training runs for max_epochs and the "
                 "final model is tested once (choose max_epochs on a validation run first)"

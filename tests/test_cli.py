@@ -100,7 +100,7 @@ def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     assert not (run_dir / "predictions.jsonl").exists()  # fit predicts nothing
 
 
-def test_without_validation_set_the_final_model_is_tested_once(tmp_path):
+def test_without_validation_set_the_final_model_is_tested_once(tmp_path, recwarn):
     root = tmp_path / "refit"
     extra = ["--data.val_fraction=0"]
     args = ["fit", "--config", QUICKSTART, *quick(root, tmp_path / "cache", epochs=2), *extra]
@@ -109,6 +109,7 @@ def test_without_validation_set_the_final_model_is_tested_once(tmp_path):
     assert not any(row.get("val/MRR@20") for row in rows)
     assert len([row for row in rows if row.get("test/HR@20")]) == 1
     assert (root / "version_0" / "checkpoints" / "epoch01.ckpt").is_file()  # the last epoch
+    assert not [w for w in recwarn if "DataLoader" in str(w.message)]  # no empty-loader warning
 
 
 def test_test_subcommand_needs_no_model_flags(fitted):
