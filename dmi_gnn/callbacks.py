@@ -1,12 +1,15 @@
-"""Callbacks of the ``dmi-gnn`` command: per-epoch seeding, prediction file, run metadata."""
+"""Callbacks of the ``dmi-gnn`` command: per-epoch seeding, epoch lines, prediction file,
+run metadata."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -44,6 +47,77 @@ class StepSeeding(Callback):
         np.random.seed(seed)
 
 
+class EpochSummary(Callback):
+    """Print one line per training epoch: the mean training loss and the evaluation metrics.
+
+    Metrics are printed x 100, as in the README's tables, e.g.
+    ``epoch 2/4  train/loss 3.0661  val/HR@20 67.10  val/MRR@20 26.90  ...  (5.2 s)``.
+    With ``mode="auto"`` the line is printed when there is no progress bar or when stdout is not
+    a terminal (a log file), so a redirected run is never silent; ``"always"`` and ``"never"``
+    force it on or off.
+
+    Args:
+        mode: ``"auto"``, ``"always"`` or ``"never"``.
+        metrics: the evaluation metrics to print (without the ``val/`` or ``test/`` prefix).
+    """
+
+    def __init__(
+        self,
+        mode: Literal["auto", "always", "never"] = "auto",
+        metrics: tuple[str, ...] = ("HR@20", "MRR@20", "NDCG@20", "Cov@20"),
+    ) -> None:
+        if mode not in ("auto", "always", "never"):
+            raise ValueError(f"mode must be 'auto', 'always' or 'never', got {mode!r}")
+        self.mode = mode
+        self.metrics = tuple(metrics)
+        self._active = False
+        self._loss_sum: Any = 0.0
+        self._batches = 0
+        self._started = 0.0
+        self._evaluated: dict[str, float] = {}
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        quiet_terminal = trainer.progress_bar_callback is not None and sys.stdout.isatty()
+        self._active = trainer.is_global_zero and (
+            self.mode == "always" or (self.mode == "auto" and not quiet_terminal)
+        )
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._loss_sum, self._batches, self._evaluated = 0.0, 0, {}
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if self._active and isinstance(loss, torch.Tensor):
+            self._loss_sum = self._loss_sum + loss.detach()  # stays on the device: no sync
+            self._batches += 1
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._active or trainer.sanity_checking:
+            return
+        for name, value in trainer.callback_metrics.items():
+            split, _, metric = name.partition("/")
+            if split in ("val", "test") and metric in self.metrics:
+                self._evaluated[name] = 100 * float(value)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._active:
+            return
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        if self._batches:
+            parts.append(f"train/loss {float(self._loss_sum) / self._batches:.4f}")
+        parts += [f"{name} {value:.2f}" for name, value in self._evaluated.items()]
+        parts.append(f"({time.perf_counter() - self._started:.1f} s)")
+        print("  ".join(parts), flush=True)
+
+
 class PredictionWriter(BasePredictionWriter):
     """Write one JSON line per input line of the predict file, in file order.
 
@@ -60,7 +134,7 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, output_path: str | None = None, top_k: int | None = None) -> None:
         super().__init__(write_interval="batch")
         if top_k is not None and top_k < 1:
-            raise ValueError(f"prediction_writer.top_k must be >= 1, got {top_k}")
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
         self.output_path = output_path
         self.top_k = top_k
         self._handle: Any = None
@@ -123,7 +197,8 @@ class RunConfigSaver(SaveConfigCallback):
     Loggers receive the resolved config (W&B: as the run config), the dataset hash and the
     dataset's sizes, so every logged metric can be traced to the exact data it came from.
     A ``validate``/``test``/``predict`` run saves ``config-<stage>.yaml`` beside the training
-    run's ``config.yaml`` instead of overwriting it.
+    run's ``config.yaml`` instead of overwriting it (a resumed fit: ``config-resume.yaml``, set
+    by the CLI through ``config_filename``).
     """
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

@@ -17,12 +17,17 @@ from typing import Any, Literal, NamedTuple
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from datamodules.batch import SessionBatch
 from datamodules.batching import collate_sessions
 from datamodules.graph import GlobalGraph, fill_neighbors_with_replacement
 from datamodules.vocab import Vocabulary
+from dmi_gnn import data_identity
+from dmi_gnn.checkpoints import load_checkpoint
+from dmi_gnn.errors import CheckpointError, DataMismatchError
+from dmi_gnn.hparams import validate_hyperparameters
 from dmi_gnn.losses import interest_regularizer
 from dmi_gnn.metrics import RankingMetrics
 from dmi_gnn.nn import DMIGNNNet
@@ -138,29 +143,7 @@ class DMIGNN(L.LightningModule):
         neighbor_seed: int = 2024,
     ) -> None:
         super().__init__()
-        if num_items < 1:
-            raise ValueError(
-                f"num_items must be >= 1, got {num_items}; under the CLI it comes from the "
-                "datamodule, in Python pass `num_items=datamodule.num_items`"
-            )
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        if lr <= 0 or weight_decay < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
-        if lr_step < 0 or not 0 < lr_gamma <= 1:
-            raise ValueError(
-                f"lr_step must be >= 0 and lr_gamma in (0, 1], got {lr_step}, {lr_gamma}"
-            )
-        choices = {
-            "semantics": (semantics, ("reference", "paper")),
-            "regularizer": (regularizer, ("none", "similarity", "dmi")),
-            "optimizer": (optimizer, ("adam", "adamw")),
-        }
-        for name, (value, allowed) in choices.items():
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if top_k < 1 or not metric_ks or min(metric_ks) < 1:
-            raise ValueError(f"top_k and every metric K must be >= 1, got {top_k}, {metric_ks}")
+        validate_hyperparameters(locals())
         self.save_hyperparameters()
         options = resolve_semantics(
             semantics,
@@ -202,6 +185,8 @@ class DMIGNN(L.LightningModule):
         self._eval_prefix = "val"
         #: K of ``predict_step`` when set (the prediction writer's ``top_k``); else ``top_k``.
         self.predict_k: int | None = None
+        #: The data the weights were trained on (see :mod:`dmi_gnn.data_identity`).
+        self.data_identity: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------- data hookup
     def setup(self, stage: str) -> None:
@@ -216,7 +201,7 @@ class DMIGNN(L.LightningModule):
         if datamodule is None or stage == "predict":
             return
         if datamodule.num_items != self.hparams.num_items:
-            raise ValueError(
+            raise DataMismatchError(
                 f"the datamodule has {datamodule.num_items} items but the model was built for "
                 f"{self.hparams.num_items}; train a new model or use the matching dataset"
             )
@@ -265,6 +250,53 @@ class DMIGNN(L.LightningModule):
                 len(unused),
                 ", ".join(sorted({key.split(".")[1] for key in unused})),
             )
+        self.data_identity = data_identity.recorded(checkpoint)
+        trainer = self._trainer
+        evaluated = (TrainerFn.FITTING, TrainerFn.VALIDATING, TrainerFn.TESTING)
+        if trainer is not None and trainer.state.fn in evaluated:
+            data_identity.compare(self.data_identity, trainer.datamodule, trainer.state.fn.value)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the data the model is trained on (dataset hash, items, vocabulary digest)."""
+        trainer = self._trainer
+        if trainer is not None and trainer.state.fn == TrainerFn.FITTING and trainer.datamodule:
+            self.data_identity = data_identity.identity(self.vocabulary, trainer.datamodule)
+        checkpoint[data_identity.IDENTITY_KEY] = self.data_identity or data_identity.identity(
+            self.vocabulary
+        )
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> DMIGNN:
+        """Restore a model from a checkpoint; always weights-only (tensors and plain data).
+
+        A checkpoint that asks to unpickle anything else is refused before any of it runs.
+
+        Raises:
+            UnsafeCheckpointError: the file holds other pickled objects.
+            CorruptCheckpointError: the file is empty, truncated or not a checkpoint.
+        """
+        if weights_only is False:
+            raise CheckpointError("DMIGNN.load_from_checkpoint always loads weights-only")
+        position = checkpoint_path.tell() if hasattr(checkpoint_path, "tell") else None
+        load_checkpoint(checkpoint_path, map_location="cpu")  # refuses unsafe or corrupt files
+        if position is not None:
+            checkpoint_path.seek(position)
+        return super().load_from_checkpoint(
+            checkpoint_path,
+            map_location=map_location,
+            hparams_file=hparams_file,
+            strict=strict,
+            weights_only=True,
+            **kwargs,
+        )
 
     def forward(self, batch: SessionBatch) -> Tensor:
         """Scores ``(B, N)`` of items ``1..N`` for a batch (column ``j`` is item ``j + 1``)."""

@@ -14,6 +14,13 @@ Tables:
   similarity regulariser (eq. 9) instead, w/o multiple positional patterns, w/o multi-interest
   (U = 1), sum instead of max scoring.
 
+Each invocation writes into a new ``<runs-dir>/<table>/version_K/`` (cell ``NN`` and its refit
+``NN-refit`` inside it) and reads every result from the cell's own directory. ``--runs-dir``,
+``--data-dir`` and ``--output`` are relative to where the script is run; the ``dmi-gnn``
+commands run in the repository root, so paths after ``--`` are relative to the repository.
+A failed cell (non-zero exit, or no test metrics), or a refit that cannot run because its
+validation run chose no checkpoint, makes the script exit with status 1.
+
 Examples::
 
     python experiments/paper_tables.py reproduction --dataset tmall \\
@@ -31,7 +38,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_grid import best_epoch, fit_command, markdown_table, run
+from run_grid import (
+    best_epoch,
+    failed_result,
+    fit_command,
+    invocation_directory,
+    markdown_table,
+    run,
+)
 
 ABLATIONS = {
     "full": [],
@@ -82,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--protocol", choices=["validation", "paper", "both"], default="both", help="which ones"
     )
-    parser.add_argument("--runs-dir", default="runs/tables", help="one sub-directory per cell")
+    parser.add_argument(
+        "--runs-dir",
+        default="runs/tables",
+        help="each invocation writes a new <runs-dir>/<table>/version_K, one folder per cell",
+    )
     parser.add_argument("--output", help="write the markdown table here (also printed)")
     parser.add_argument(
         "--refit", action="store_true", help="retrain validation cells on all train data"
@@ -91,29 +109,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     datasets = args.dataset or ["tmall"]
     protocols = ["validation", "paper"] if args.protocol == "both" else [args.protocol]
+    invocation = invocation_directory(Path(args.runs_dir).resolve() / args.table, args.dry_run)
+    data = [f"--data.data_dir={Path(args.data_dir).resolve()}"] if args.data_dir else []
     results = []
     for index, (name, cli_args) in enumerate(cells(args.table, datasets, protocols)):
-        run_dir = Path(args.runs_dir) / args.table / f"{index:02d}"
-        extra = [f"--data.data_dir={args.data_dir}"] if args.data_dir else []
-        command = fit_command(run_dir, [*cli_args, *extra, *passthrough])
-        results.append(run(name, command, run_dir, dry_run=args.dry_run))
-        if args.refit and "--data.protocol=validation" in cli_args:
-            epochs = best_epoch(run_dir)
-            if epochs is None and not args.dry_run:
-                continue
-            refit_dir = run_dir.with_name(run_dir.name + "-refit")
-            chosen = "E" if epochs is None else str(epochs + 1)
-            refit = [*cli_args, *extra, *passthrough, "--data.val_fraction=0"]
-            command = fit_command(refit_dir, [*refit, f"--trainer.max_epochs={chosen}"])
-            label = f"{name} -> refit on all train, {chosen} epoch(s) chosen on validation"
-            results.append(run(label, command, refit_dir, dry_run=args.dry_run))
+        run_dir = invocation / f"{index:02d}"
+        protocol = "paper" if "--data.protocol=paper" in cli_args else "validation"
+        command = fit_command(run_dir, [*cli_args, *data, *passthrough])
+        results.append(run(name, command, run_dir, dry_run=args.dry_run, protocol=protocol))
+        if not args.refit or protocol != "validation":
+            continue
+        refit_dir = invocation / f"{index:02d}-refit"
+        epochs = None if args.dry_run else best_epoch(run_dir)
+        label = f"{name} -> refit on all train"
+        if epochs is None and not args.dry_run:
+            reason = f"not run: the validation run {run_dir} recorded no best checkpoint"
+            results.append(failed_result(label, reason, "refit"))
+            continue
+        chosen = "E" if epochs is None else str(epochs + 1)
+        refit = [*cli_args, *data, *passthrough, "--data.val_fraction=0"]
+        command = fit_command(refit_dir, [*refit, f"--trainer.max_epochs={chosen}"])
+        label += f", {chosen} epoch(s) chosen on validation"
+        results.append(run(label, command, refit_dir, dry_run=args.dry_run, protocol="refit"))
     table = markdown_table(results, f"{args.table}: {', '.join(datasets)}")
     print(table)
     if args.output:
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(table)
-    return 0 if all(r.returncode == 0 for r in results) else 1
+    failed = [r for r in results if r.failed]
+    for r in failed:
+        print(f"FAILED: {r.name}: {r.error or f'exit {r.returncode}'}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
 """Helpers shared by ``paper_tables.py`` and ``sweep.py``: run ``dmi-gnn`` and read its results.
 
-A run is one ``dmi-gnn fit`` command with its own ``--trainer.default_root_dir``; its results
-are read back from that directory's ``metrics.csv``:
+One invocation of a script writes into a new ``<runs-dir>/<table>/version_K/`` (never into an
+earlier invocation's files); each cell is one ``dmi-gnn fit --run_dir <that>/NN`` and its
+results are read back from exactly that directory (``metrics.csv``, ``checkpoints/last.ckpt``):
 
 * validation protocol: the metrics of the single final test of the checkpoint chosen on
-  ``val/MRR@20`` (``selection = "val/MRR@20, tested once"``);
+  ``val/MRR@20`` (``selection = "checkpoint chosen on val/MRR@20, test evaluated once"``);
+* refit (validation protocol retrained on all training sessions for the chosen number of
+  epochs): its single test;
 * paper protocol (test evaluated every epoch): the last epoch's test metrics, and each
   metric's best over epochs, labelled as TEST-SELECTED, which is how the published code
   reports its numbers.
+
+A cell whose command failed or whose run directory holds no test metrics is a failure: it is
+marked in the table and the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -19,9 +25,21 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dmi_gnn.run_dirs import new_run_directory, next_run_directory  # noqa: E402
+
 METRICS = ("HR@20", "MRR@20", "NDCG@20", "Cov@20")
+Protocol = Literal["validation", "paper", "refit"]
+SELECTION = {
+    "validation": "checkpoint chosen on val/MRR@20, test evaluated once",
+    "refit": "refit on all train for the epochs chosen on validation, test evaluated once",
+    "paper": "paper protocol: test every epoch (last epoch; best = TEST-SELECTED)",
+}
 
 
 @dataclass
@@ -36,6 +54,17 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     best_over_epochs: dict[str, float] = field(default_factory=dict)
     selection: str = ""
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """The command failed, or it left no test metrics (dry runs never fail)."""
+        return bool(self.error) or self.returncode != 0
+
+
+def invocation_directory(runs_dir: Path, dry_run: bool = False) -> Path:
+    """A new ``version_K`` under ``runs_dir`` for one invocation of a script (not created dry)."""
+    return next_run_directory(runs_dir) if dry_run else new_run_directory(runs_dir)
 
 
 def best_epoch(run_dir: Path) -> int | None:
@@ -52,14 +81,39 @@ def best_epoch(run_dir: Path) -> int | None:
     state = torch.load(last, map_location="cpu", weights_only=True)
     for key, value in state.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and value.get("best_model_path"):
-            best = torch.load(value["best_model_path"], map_location="cpu", weights_only=True)
-            return int(best["epoch"])
+            best = Path(value["best_model_path"])
+            if not best.is_absolute():  # relative to where the run ran (the repository)
+                best = ROOT / best
+            return int(torch.load(best, map_location="cpu", weights_only=True)["epoch"])
     return None
 
 
+def epochs_trained(run_dir: Path, rows: list[dict[str, str]]) -> int:
+    """Epochs the run trained: from its ``last.ckpt`` (saved at the end of its last epoch).
+
+    Without a ``last.ckpt``, the distinct epochs of rows with a training or evaluation metric
+    (the training loss alone is logged only every ``log_every_n_steps`` batches, so short
+    epochs may have none).
+    """
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        import torch
+
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        if isinstance(state.get("epoch"), int):
+            return state["epoch"] + 1
+    prefixes = ("train/", "val/")
+    epochs = {
+        row["epoch"]
+        for row in rows
+        if row.get("epoch") and any(v and k.startswith(prefixes) for k, v in row.items())
+    }
+    return len(epochs)
+
+
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:
-    """The ``dmi-gnn fit`` command line writing into ``run_dir``."""
-    return ["dmi-gnn", "fit", *args, f"--trainer.default_root_dir={run_dir}"]
+    """The ``dmi-gnn fit`` command line writing into exactly ``run_dir``."""
+    return ["dmi-gnn", "fit", *args, f"--run_dir={run_dir}"]
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
@@ -71,36 +125,57 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def summarize(name: str, command: list[str], run_dir: Path, seconds: float, code: int) -> RunResult:
-    """Read the run's metrics back as a :class:`RunResult`."""
+def summarize(
+    name: str,
+    command: list[str],
+    run_dir: Path,
+    seconds: float,
+    code: int,
+    protocol: Protocol = "validation",
+) -> RunResult:
+    """Read the run's metrics back as a :class:`RunResult` (``protocol`` sets the label)."""
     rows = read_metrics(run_dir)
-    result = RunResult(name, command, seconds, code)
-    epochs = {row["epoch"] for row in rows if row.get("epoch") and row.get("train/loss")}
-    result.epochs = len(epochs)
-    per_epoch = [row for row in rows if row.get("test/HR@20")]
-    if not per_epoch:
+    result = RunResult(name, command, seconds, code, selection=SELECTION[protocol])
+    result.epochs = epochs_trained(run_dir, rows)
+    tested = [row for row in rows if row.get("test/HR@20")]
+    if not tested:
+        result.error = f"no test metrics in {run_dir / 'metrics.csv'}"
         return result
-    final = per_epoch[-1]
+    final = tested[-1]
     result.metrics = {m: 100 * float(final[f"test/{m}"]) for m in METRICS}
-    if len(per_epoch) > 1 or not any(row.get("val/MRR@20") for row in rows):
+    if protocol == "paper":
         result.best_over_epochs = {
-            m: max(100 * float(row[f"test/{m}"]) for row in per_epoch) for m in METRICS
+            m: max(100 * float(row[f"test/{m}"]) for row in tested) for m in METRICS
         }
-        result.selection = "paper protocol: test every epoch (last epoch; best = TEST-SELECTED)"
-    else:
-        result.selection = "checkpoint chosen on val/MRR@20, test evaluated once"
+    elif len(tested) != 1:
+        result.error = f"{len(tested)} test evaluations in {run_dir} (expected one)"
     return result
 
 
-def run(name: str, command: list[str], run_dir: Path, dry_run: bool = False) -> RunResult:
-    """Run ``command`` (unless ``dry_run``), streaming its output, and summarise the run."""
+def run(
+    name: str,
+    command: list[str],
+    run_dir: Path,
+    dry_run: bool = False,
+    protocol: Protocol = "validation",
+) -> RunResult:
+    """Run ``command`` (unless ``dry_run``), streaming its output, and summarise the run.
+
+    The command runs in the repository root (its ``experiments/...`` config paths are relative
+    to it); ``run_dir`` should be absolute.
+    """
     print(f"[{name}] {shlex.join(command)}", flush=True)
     if dry_run:
-        return RunResult(name, command, 0.0, 0)
+        return RunResult(name, command, 0.0, 0, selection=SELECTION[protocol])
     start = time.perf_counter()
     executable = [sys.executable, "-m", "dmi_gnn", *command[1:]]
     code = subprocess.call(executable, cwd=ROOT)
-    return summarize(name, command, run_dir, time.perf_counter() - start, code)
+    return summarize(name, command, run_dir, time.perf_counter() - start, code, protocol)
+
+
+def failed_result(name: str, reason: str, protocol: Protocol) -> RunResult:
+    """A cell that could not run (e.g. a refit whose validation run chose nothing)."""
+    return RunResult(name, [], 0.0, 1, selection=SELECTION[protocol], error=reason)
 
 
 def markdown_table(results: list[RunResult], title: str) -> str:
@@ -119,7 +194,8 @@ def markdown_table(results: list[RunResult], title: str) -> str:
             if r.best_over_epochs
             else "–"
         )
-        status = "" if r.returncode == 0 else f" (exit {r.returncode})"
+        status = f" (exit {r.returncode})" if r.returncode else ""
+        status += f" (FAILED: {r.error})" if r.error else ""
         lines.append(
             f"| {r.name}{status} | {' | '.join(values)} | {best} | {r.epochs} | {r.seconds:.0f} "
             f"| {r.selection} | `{shlex.join(r.command)}` |"

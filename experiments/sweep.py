@@ -4,6 +4,9 @@ Reads ``experiments/sweeps/*.yaml`` (the W&B sweep format: ``parameters`` with `
 a ``command`` ending in ``${args}``), expands the grid, and runs each point as the same
 ``dmi-gnn fit`` command W&B would run, minus the W&B logger overlay (``--wandb-offline`` keeps
 an offline W&B log instead). Results (validation-selected, tested once) go to a markdown table.
+Each invocation writes into a new ``<runs-dir>/<sweep name>/version_K/NN/`` (one run directory
+per point) and reads every point's results from its own directory; a failed point makes the
+script exit with status 1.
 
     python experiments/sweep.py experiments/sweeps/beta.yaml --dry-run
     python experiments/sweep.py experiments/sweeps/eta.yaml --output results/eta.md \\
@@ -21,7 +24,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_grid import fit_command, markdown_table, run
+from run_grid import fit_command, invocation_directory, markdown_table, run
 
 ONLINE, OFFLINE = "experiments/logger/wandb_online.yaml", "experiments/logger/wandb.yaml"
 
@@ -69,19 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sweep = yaml.safe_load(args.sweep.read_text())
     base = base_arguments(sweep, args.wandb_offline)
+    name = sweep.get("name", args.sweep.stem)
+    invocation = invocation_directory(Path(args.runs_dir).resolve() / name, args.dry_run)
     results = []
     for index, point in enumerate(grid(sweep)):
-        run_dir = Path(args.runs_dir) / sweep.get("name", args.sweep.stem) / f"{index:02d}"
+        run_dir = invocation / f"{index:02d}"
         settings = [f"--{key}={value}" for key, value in point.items()]
-        name = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
+        label = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
         command = fit_command(run_dir, [*base, *settings, *passthrough])
-        results.append(run(name, command, run_dir, dry_run=args.dry_run))
-    table = markdown_table(results, f"sweep {sweep.get('name', args.sweep.stem)}")
+        results.append(run(label, command, run_dir, dry_run=args.dry_run))
+    table = markdown_table(results, f"sweep {name}")
     print(table)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(table)
-    return 0 if all(r.returncode == 0 for r in results) else 1
+    return 1 if any(r.failed for r in results) else 0
 
 
 if __name__ == "__main__":
