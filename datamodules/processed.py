@@ -132,6 +132,21 @@ def _check_vocabulary(vocabulary: Sequence[Any], where: str) -> None:
         raise ProcessedDatasetError(f"{where}: vocabulary id {duplicate!r} appears twice")
 
 
+def finite_json(value: Any, where: str, indent: int | None = None) -> str:
+    """``value`` as JSON text; NaN and infinities are refused (they are not JSON).
+
+    Raises:
+        ProcessedDatasetError: ``value`` holds a float that is not finite.
+    """
+    try:
+        return json.dumps(value, indent=indent, allow_nan=False)
+    except ValueError as error:
+        raise ProcessedDatasetError(
+            f"{where}: a value is not finite (NaN or infinity) and cannot be written as JSON "
+            f"({error})"
+        ) from None
+
+
 def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> Path:
     """Validate ``dataset`` and write it to ``directory`` atomically; return the directory.
 
@@ -145,6 +160,17 @@ def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> 
         )
     _check_sessions(dataset.train, dataset.num_items, f"{target} train sessions")
     _check_sessions(dataset.test, dataset.num_items, f"{target} test sessions")
+    metadata = {
+        "format": FORMAT_TAG,
+        "name": dataset.name,
+        "num_items": dataset.num_items,
+        "min_prefix_length": dataset.min_prefix_length,
+        **dataset.metadata,
+    }
+    texts = {
+        VOCABULARY_FILE: finite_json(list(dataset.vocabulary), f"{target} vocabulary"),
+        METADATA_FILE: finite_json(metadata, f"{target} metadata", indent=2),
+    }
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     umask = os.umask(0)
@@ -153,17 +179,8 @@ def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> 
     try:
         for name, sessions in ((TRAIN_FILE, dataset.train), (TEST_FILE, dataset.test)):
             np.savez(staging / name, items=sessions.items, offsets=sessions.offsets)
-        with open(staging / VOCABULARY_FILE, "w") as handle:
-            json.dump(list(dataset.vocabulary), handle)
-        metadata = {
-            "format": FORMAT_TAG,
-            "name": dataset.name,
-            "num_items": dataset.num_items,
-            "min_prefix_length": dataset.min_prefix_length,
-            **dataset.metadata,
-        }
-        with open(staging / METADATA_FILE, "w") as handle:
-            json.dump(metadata, handle, indent=2)
+        for name, text in texts.items():
+            (staging / name).write_text(text)
         if target.exists():
             backup = target.with_name(f".{target.name}.old")
             shutil.rmtree(backup, ignore_errors=True)

@@ -6,7 +6,6 @@ the end, so a failure at any point leaves neither a partial dataset nor stray fi
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import uuid
@@ -15,7 +14,12 @@ from typing import Any
 
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.gcegnn_export import write_gcegnn
-from datamodules.processed import ProcessedDataset, is_processed_dataset, write_processed
+from datamodules.processed import (
+    ProcessedDataset,
+    finite_json,
+    is_processed_dataset,
+    write_processed,
+)
 
 REPORT_FILE = "report.json"
 
@@ -45,8 +49,7 @@ def write_output(
     staging_root = Path(tempfile.mkdtemp(prefix=f".{target.name}.prepare-", dir=target.parent))
     try:
         staged = write_processed(dataset, staging_root / target.name)
-        with open(staged / REPORT_FILE, "w") as handle:
-            json.dump(report, handle, indent=2)
+        (staged / REPORT_FILE).write_text(finite_json(report, str(target / REPORT_FILE), 2))
         if gcegnn:
             write_gcegnn(dataset, staged)
         if target.exists():

@@ -18,7 +18,15 @@ from datamodules.preprocess.clicks import ClickLog
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
-from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments, counts_of, rerank
+from datamodules.preprocess.recipes.base import (
+    DAY,
+    Recipe,
+    add_filter_arguments,
+    counts_of,
+    open_fraction,
+    positive_number,
+    rerank,
+)
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.sessionize import sessionize_by_gap
 
@@ -69,7 +77,7 @@ class Generic(Recipe):
         steps = parser.add_argument_group("sessions and filters")
         steps.add_argument(
             "--session-gap",
-            type=float,
+            type=positive_number,
             default=1800.0,
             metavar="SECONDS",
             help="with --user-column: largest pause inside a session (default: %(default)s)",
@@ -104,16 +112,16 @@ class Generic(Recipe):
         which = split.add_mutually_exclusive_group()
         which.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             metavar="D",
             help="test = sessions ending within D days of the last click (default: 7)",
         )
         which.add_argument(
-            "--test-seconds", type=float, metavar="S", help="as --test-days, in seconds"
+            "--test-seconds", type=positive_number, metavar="S", help="as --test-days, in seconds"
         )
         which.add_argument(
             "--test-fraction",
-            type=float,
+            type=open_fraction,
             metavar="F",
             help="test = the last fraction F of the sessions by end time",
         )
