@@ -14,6 +14,12 @@ Steps, in order (each optional step is off by default):
    and drop test sessions shorter than ``test_min_length``;
 7. optionally keep only the most recent ``1/train_tail_fraction`` of the training samples
    (SR-GNN's yoochoose 1/4 and 1/64).
+
+Support scope: the published recipes count item support (and popularity for ``top_items``)
+over the whole log, test period included, before splitting (``support_scope="all"``). With
+``support_scope="train"`` (the ``generic`` default) steps 1-2 and the first length filter run,
+then the split (step 5) fixes each session's side, then steps 3-4 count only the training
+sessions' clicks, so no test-period click decides what enters the training vocabulary.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from datamodules.preprocess.clicks import ClickLog, Counts
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.split import (
+    SplitSessions,
     chronological,
     first_appearance,
     gather,
@@ -60,6 +67,9 @@ class PipelineConfig:
         test_min_length: Shortest test session kept after removing unseen items.
         min_prefix_length: Augmentation rule stored with the dataset (1: every prefix).
         train_tail_fraction: Keep the latest ``1/k`` of the training samples (SR-GNN yoochoose).
+        support_scope: Which clicks ``min_item_support`` and ``top_items`` count: ``"all"``,
+            the whole log before the split (the published recipes), or ``"train"``, only the
+            training period's (split first; leak-free, the ``generic`` default).
     """
 
     remove_immediate_repeats: bool = False
@@ -77,6 +87,7 @@ class PipelineConfig:
     test_min_length: int = 2
     min_prefix_length: int = 1
     train_tail_fraction: int | None = None
+    support_scope: str = "all"
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-serialisable dict."""
@@ -129,8 +140,8 @@ def _length_name(min_length: int, max_length: int | None) -> str:
     return f"sessions shorter than {min_length} or longer than {max_length}"
 
 
-def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
-    """Steps 1-4 of the pipeline."""
+def _session_local_steps(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
+    """Steps 1-2: each session on its own (no count over the log)."""
     if config.remove_immediate_repeats:
         log = apply(log, filters.immediate_repeat_mask(log), "immediate repeats", report)
     if config.truncate_length is not None:
@@ -140,14 +151,39 @@ def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLo
             f"clicks after the first {config.truncate_length} of a session",
             report,
         )
+    return log
+
+
+def _counting_steps(
+    log: ClickLog,
+    config: PipelineConfig,
+    report: Report,
+    counted_sessions: np.ndarray | None = None,
+) -> ClickLog:
+    """Steps 3-4: top items and the length/support filters.
+
+    Args:
+        log: The clicks.
+        config: The pipeline parameters.
+        report: Where each step is recorded.
+        counted_sessions: ``(num_sessions,)`` bool: only these sessions' clicks count towards
+            item support and popularity (``support_scope="train"``); None counts every click.
+    """
+
+    def counted(current: ClickLog) -> np.ndarray | None:
+        return None if counted_sessions is None else counted_sessions[current.session]
+
+    scope = "" if counted_sessions is None else " in the training period"
+    stage = "filter" if counted_sessions is None else "after split"
     if config.top_items is not None:
         log = apply(
             log,
-            filters.top_items_mask(log, config.top_items),
-            f"items outside the {config.top_items:,} most clicked",
+            filters.top_items_mask(log, config.top_items, counted(log)),
+            f"items outside the {config.top_items:,} most clicked{scope}",
             report,
+            stage=stage,
         )
-    support = f"items with support < {config.min_item_support}"
+    support = f"items with support < {config.min_item_support}{scope}"
     if config.iterate_filters:
         length_name = _length_name(config.min_session_length, config.max_session_length)
         iteration = 1
@@ -160,30 +196,105 @@ def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLo
                 ),
                 f"{length_name} (pass {iteration})",
                 report,
+                stage=stage,
             )
             log = apply(
                 log,
-                filters.item_support_mask(log, config.min_item_support),
+                filters.item_support_mask(log, config.min_item_support, counted(log)),
                 f"{support} (pass {iteration})",
                 report,
+                stage=stage,
             )
             if len(log) == rows:
                 break
             iteration += 1
         return log
+    if counted_sessions is None:  # with a training scope this ran before the split
+        log = apply(
+            log,
+            filters.session_length_mask(log, config.min_session_length),
+            f"sessions shorter than {config.min_session_length} (before counting support)",
+            report,
+            stage=stage,
+        )
     log = apply(
         log,
-        filters.session_length_mask(log, config.min_session_length),
-        f"sessions shorter than {config.min_session_length} (before counting support)",
+        filters.item_support_mask(log, config.min_item_support, counted(log)),
+        support,
         report,
+        stage=stage,
     )
-    log = apply(log, filters.item_support_mask(log, config.min_item_support), support, report)
     return apply(
         log,
         filters.session_length_mask(log, config.min_session_length, config.max_session_length),
         _length_name(config.min_session_length, config.max_session_length),
         report,
+        stage=stage,
     )
+
+
+def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
+    """Steps 1-4 of the pipeline, every click counting (``support_scope="all"``)."""
+    return _counting_steps(_session_local_steps(log, config, report), config, report)
+
+
+def _session_dates(log: ClickLog, config: PipelineConfig) -> np.ndarray:
+    """``(num_sessions,)`` the time each session is split and ordered by."""
+    if config.session_time == "raw_last":
+        if log.session_date is None:
+            raise ValueError("session_time='raw_last' needs a log read with session dates")
+        return log.session_date
+    return log.session_end_times()
+
+
+def _split(log: ClickLog, dates: np.ndarray, config: PipelineConfig) -> SplitSessions:
+    present = log.session_lengths() > 0
+    if config.test_seconds is not None:
+        return split_by_time(dates, present, config.test_seconds, config.split_boundary)
+    return split_by_fraction(dates, present, config.test_fraction)
+
+
+def _filter_then_split(
+    log: ClickLog, config: PipelineConfig, report: Report
+) -> tuple[ClickLog, SplitSessions, np.ndarray]:
+    """``support_scope="all"`` (the published recipes): filter, then split what is left."""
+    log = filter_log(log, config, report)
+    dates = _session_dates(log, config)
+    return log, _split(log, dates, config), dates
+
+
+def _split_then_filter(
+    log: ClickLog, config: PipelineConfig, report: Report
+) -> tuple[ClickLog, SplitSessions, np.ndarray]:
+    """``support_scope="train"``: split first, then count support on the training period only.
+
+    The session-local steps and the first length filter run before the split (they use no
+    count over the log); the split then fixes which sessions are train and test; the
+    popularity and support filters count only the training sessions' clicks and apply to
+    every session. A session keeps its side of the split whatever the filters remove.
+    """
+    log = _session_local_steps(log, config, report)
+    log = apply(
+        log,
+        filters.session_length_mask(log, config.min_session_length),
+        f"sessions shorter than {config.min_session_length} (before the split)",
+        report,
+    )
+    split = _split(log, _session_dates(log, config), config)
+    counted_sessions = np.zeros(log.num_sessions, dtype=bool)
+    counted_sessions[split.train] = True
+    log = _counting_steps(log, config, report, counted_sessions)
+    present = log.session_lengths() > 0
+    train, test = split.train[present[split.train]], split.test[present[split.test]]
+    info = {
+        **split.info,
+        "support_scope": "train",
+        "train_sessions_at_split": len(split.train),
+        "test_sessions_at_split": len(split.test),
+        "train_sessions": len(train),
+        "test_sessions": len(test),
+    }
+    return log, SplitSessions(train=train, test=test, info=info), _session_dates(log, config)
 
 
 def num_samples(lengths: np.ndarray, min_prefix_length: int) -> int:
@@ -197,20 +308,14 @@ def run_pipeline(
     """Filter, split and renumber ``log``; fill ``report``; return the processed dataset."""
     if config.session_time not in ("end", "raw_last"):
         raise ValueError(f"unknown session_time {config.session_time!r}")
-    log = filter_log(log, config, report)
-    present = log.session_lengths() > 0
-    if config.session_time == "raw_last":
-        if log.session_date is None:
-            raise ValueError("session_time='raw_last' needs a log read with session dates")
-        dates = log.session_date
-    else:
-        dates = log.session_end_times()
+    if config.support_scope not in ("all", "train"):
+        raise ValueError(f"unknown support_scope {config.support_scope!r}")
     if (config.test_seconds is None) == (config.test_fraction is None):
         raise ValueError("exactly one of test_seconds and test_fraction must be set")
-    if config.test_seconds is not None:
-        split = split_by_time(dates, present, config.test_seconds, config.split_boundary)
+    if config.support_scope == "train":
+        log, split, dates = _split_then_filter(log, config, report)
     else:
-        split = split_by_fraction(dates, present, config.test_fraction)
+        log, split, dates = _filter_then_split(log, config, report)
     report.split = split.info
     if not len(split.train):
         raise PrepareError(

@@ -3,7 +3,8 @@
 Every option maps onto the shared pipeline (:mod:`datamodules.preprocess.pipeline`), so the
 named recipes are expressible here too; for example MTD's RetailRocket filters on an already
 sessionised file are ``--min-session-length 3 --test-days 7 --split-boundary drop
---min-prefix-length 2``.
+--min-prefix-length 2 --support-scope all``. Unlike the published recipes, ``generic`` counts
+item support on the training period only unless ``--support-scope all`` is given.
 """
 
 from __future__ import annotations
@@ -102,6 +103,15 @@ class Generic(Recipe):
             type=int,
             metavar="N",
             help="drop sessions longer than N after the support filter",
+        )
+        steps.add_argument(
+            "--support-scope",
+            choices=("train", "all"),
+            default="train",
+            help="which clicks --min-item-support and --top-items count: train (default: only "
+            "the training period's, the split is made first, so no test-period click decides "
+            "what enters the training vocabulary) or all (the whole log before the split, the "
+            "rule of the published recipes)",
         )
         steps.add_argument(
             "--iterate-filters",
@@ -222,4 +232,5 @@ class Generic(Recipe):
             test_fraction=args.test_fraction,
             split_boundary=args.split_boundary,
             min_prefix_length=args.min_prefix_length,
+            support_scope=args.support_scope,
         )
