@@ -123,6 +123,9 @@ class PipelineConfig:
             raise PrepareError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
 
 
+UNSEEN_STEP = "test clicks on items not in train"
+
+
 def apply(log: ClickLog, keep: np.ndarray, name: str, report: Report, **extra: Any) -> ClickLog:
     """Keep the rows where ``keep`` holds and record the step in ``report``."""
     before = log.counts()
@@ -283,9 +286,12 @@ def _split_then_filter(
     split = _split(log, _session_dates(log, config), config)
     counted_sessions = np.zeros(log.num_sessions, dtype=bool)
     counted_sessions[split.train] = True
+    before = log
     log = _counting_steps(log, config, report, counted_sessions)
     present = log.session_lengths() > 0
     train, test = split.train[present[split.train]], split.test[present[split.test]]
+    if len(split.test) and not len(test):
+        raise PrepareError(_emptied_test_problem(before, split.test, counted_sessions, config))
     info = {
         **split.info,
         "support_scope": "train",
@@ -295,6 +301,25 @@ def _split_then_filter(
         "test_sessions": len(test),
     }
     return log, SplitSessions(train=train, test=test, info=info), _session_dates(log, config)
+
+
+def _emptied_test_problem(
+    log: ClickLog, test: np.ndarray, counted_sessions: np.ndarray, config: PipelineConfig
+) -> str:
+    """Why the filters counted on the training period left no test session."""
+    is_test = np.zeros(log.num_sessions, dtype=bool)
+    is_test[test] = True
+    test_rows = is_test[log.session]
+    support = filters.item_counts(log, counted_sessions[log.session])
+    rare = support[log.item[test_rows]] < config.min_item_support
+    return (
+        f"the test split is empty: the filters after the split removed all {len(test)} test "
+        f"sessions; {int(rare.sum())} of their {int(test_rows.sum())} test clicks are on items "
+        f"with support < {config.min_item_support} in the training period (rule: such items "
+        f"are removed, and items not in train have support 0), and sessions shorter than "
+        f"{config.min_session_length} are then dropped; choose a longer test window, check the "
+        "item ids of the test period, or lower --min-item-support"
+    )
 
 
 def num_samples(lengths: np.ndarray, min_prefix_length: int) -> int:
@@ -341,6 +366,7 @@ def run_pipeline(
     if config.train_tail_fraction is not None:
         train, tail = _train_tail(train, config, report)
         metadata["gcegnn_train_samples"] = tail
+    _check_not_empty(train, test, config, report)
     vocabulary = log.item_values[vocabulary_codes].tolist()
     report.final = {
         "train_sessions": len(train),
@@ -359,6 +385,57 @@ def run_pipeline(
         name=name,
         min_prefix_length=config.min_prefix_length,
         metadata=metadata,
+    )
+
+
+def _check_not_empty(
+    train: Sessions, test: Sessions, config: PipelineConfig, report: Report
+) -> None:
+    """Raise :class:`PrepareError` naming the split left without samples and the rule."""
+    m = config.min_prefix_length
+    rule = (
+        f"with --min-prefix-length {m} a session gives one sample per prefix of length >= {m}, "
+        f"so it needs at least {m + 1} clicks"
+    )
+    if not num_samples(train.lengths, m):
+        raise PrepareError(
+            f"no training sample: the {len(train)} training sessions have at most "
+            f"{int(train.lengths.max(initial=0))} clicks ({rule}); lower --min-prefix-length "
+            "or use longer sessions"
+        )
+    if not len(test):
+        raise PrepareError(_empty_test_problem(report, config))
+    if not num_samples(test.lengths, m):
+        raise PrepareError(
+            f"no test sample: the {len(test)} test sessions have at most "
+            f"{int(test.lengths.max(initial=0))} clicks ({rule}); choose a longer test window "
+            "or lower --min-prefix-length"
+        )
+
+
+def _empty_test_problem(report: Report, config: PipelineConfig) -> str:
+    """Why no test session is left: the step of the report that removed the last ones."""
+    unseen = next(s for s in report.steps if s["step"] == UNSEEN_STEP)
+    clicks = unseen["rows"] + unseen["rows_removed"]
+    sessions = unseen["sessions"] + unseen["sessions_removed"]
+    where = f"{clicks} test clicks in {sessions} test sessions"
+    if not sessions:
+        return (
+            "the test split is empty: no session is left in the test period after the filters "
+            "(see the report); choose a longer test window or weaker filters"
+        )
+    if not unseen["rows"]:
+        return (
+            f"the test split is empty: all {where} are on items that never appear in the "
+            f"training sessions (rule: {UNSEEN_STEP} are removed); the test period shares no "
+            "item with training: choose a longer test window, or check the item ids of the "
+            "test period"
+        )
+    return (
+        f"the test split is empty: of the {where}, {unseen['rows_removed']} are on items not in "
+        f"train and were removed (rule: {UNSEEN_STEP} are removed), which leaves every test "
+        f"session shorter than {config.test_min_length} (rule: test sessions shorter than "
+        f"{config.test_min_length} after that are dropped); choose a longer test window"
     )
 
 
@@ -384,9 +461,7 @@ def _clean_test(
 
     everything = np.ones(len(items), dtype=bool)
     before = Counts(*counts(everything))
-    report.record_step(
-        "test clicks on items not in train", before, Counts(*counts(seen)), stage="after split"
-    )
+    report.record_step(UNSEEN_STEP, before, Counts(*counts(seen)), stage="after split")
     kept_lengths = np.bincount(session[seen], minlength=len(test_order))
     long_enough = kept_lengths >= config.test_min_length
     final = seen & long_enough[session]
