@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,32 @@ class ProcessedDataset:
         return len(self.vocabulary)
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def int64_vector(
+    array: np.ndarray, where: str, error: type[DataError] = ProcessedDatasetError
+) -> np.ndarray:
+    """``array`` as a 1-D int64 array, refusing what a silent cast would corrupt.
+
+    Args:
+        array: Loaded from a file.
+        where: The file and array name, for the message.
+        error: The exception type raised.
+
+    Raises:
+        DataError: (``error``) ``array`` is not 1-D, holds floats, bools or other non-integers,
+            or unsigned values beyond the int64 range.
+    """
+    if array.ndim != 1:
+        raise error(f"{where}: expected a 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "iu":
+        raise error(f"{where}: expected integers, got {array.dtype} values")
+    if array.dtype.kind == "u" and len(array) and int(array.max()) > _INT64_MAX:
+        raise error(f"{where}: value {int(array.max())} does not fit in 64 bits")
+    return array.astype(np.int64, copy=False)
+
+
 def _check_sessions(sessions: Sessions, num_items: int, where: str) -> None:
     offsets, items = sessions.offsets, sessions.items
     if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(items):
@@ -126,6 +153,13 @@ def _check_vocabulary(vocabulary: Sequence[Any], where: str) -> None:
         raise ProcessedDatasetError(
             f"{where}: vocabulary ids must be all ints or all strings, got {names}"
         )
+    if kinds == {int}:
+        bad = next((raw for raw in vocabulary if not -_INT64_MAX - 1 <= raw <= _INT64_MAX), None)
+        if bad is not None:
+            raise ProcessedDatasetError(
+                f"{where}: vocabulary id {bad} does not fit in 64 bits (integer ids must be "
+                "within -2**63..2**63-1; write larger ids as strings)"
+            )
     if len(set(vocabulary)) != len(vocabulary):
         seen: set[Any] = set()
         duplicate = next(raw for raw in vocabulary if raw in seen or seen.add(raw))
@@ -235,11 +269,13 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
     for name in (TRAIN_FILE, TEST_FILE):
         try:
             with np.load(root / name, allow_pickle=False) as arrays:
-                items = arrays["items"].astype(np.int64)
-                offsets = arrays["offsets"].astype(np.int64)
-            splits[name] = Sessions(items=items, offsets=offsets)
-        except (OSError, ValueError, KeyError) as error:
+                items, offsets = arrays["items"], arrays["offsets"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ProcessedDatasetError(f"{root / name}: unreadable ({error})") from None
+        splits[name] = Sessions(
+            items=int64_vector(items, f"{root / name} items"),
+            offsets=int64_vector(offsets, f"{root / name} offsets"),
+        )
         _check_sessions(splits[name], len(vocabulary), str(root / name))
     extra = {
         k: v
