@@ -35,7 +35,7 @@ def test_bad_vocabulary_ids_name_the_file(tmp_path, vocabulary):
         read_processed(path)
     assert str(path / "vocabulary.json") in str(caught.value)
     data = SessionDataModule(dataset=str(path), cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(DataError, match="vocabulary.json"):
+    with pytest.raises(DataError, match=r"vocabulary\.json"):
         data.setup("fit")
 
 
@@ -49,12 +49,12 @@ def test_vocabulary_id_at_the_int64_limits_is_fine(tmp_path):
 def test_session_arrays_of_the_wrong_type_name_the_file(tmp_path, dtype):
     path = _write(tmp_path)
     np.savez(path / "train_sessions.npz", items=np.ones(5, dtype=dtype), offsets=np.array([0, 5]))
-    with pytest.raises(ProcessedDatasetError, match="train_sessions.npz"):
+    with pytest.raises(ProcessedDatasetError, match=r"train_sessions\.npz"):
         read_processed(path)
 
 
 def test_session_arrays_of_the_wrong_shape_name_the_file(tmp_path):
     path = _write(tmp_path)
     np.savez(path / "test_sessions.npz", items=np.ones((2, 3), dtype=np.int64), offsets=[0, 6])
-    with pytest.raises(ProcessedDatasetError, match="test_sessions.npz.*1-D"):
+    with pytest.raises(ProcessedDatasetError, match=r"test_sessions\.npz.*1-D"):
         read_processed(path)
