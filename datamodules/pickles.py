@@ -139,15 +139,7 @@ def load_pickle(path: str | os.PathLike) -> Any:
         return _NoGlobalsUnpickler(io.BytesIO(data), source).load()
     except UnsafePickleError:
         raise
-    except (
-        EOFError,
-        pickle.UnpicklingError,
-        ValueError,
-        IndexError,
-        TypeError,
-        KeyError,
-        MemoryError,
-    ) as error:
+    except Exception as error:  # checked bytes that still fail to load: not a valid pickle
         raise DataError(
             f"{source}: truncated or not a valid pickle ({type(error).__name__}: {error})"
         ) from None

@@ -233,6 +233,18 @@ def is_processed_dataset(directory: str | os.PathLike) -> bool:
     return (Path(directory) / METADATA_FILE).is_file()
 
 
+def _read_json(path: Path) -> Any:
+    """The JSON value in ``path``; every way it can fail is a :class:`ProcessedDatasetError`."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ProcessedDatasetError(f"{path}: not UTF-8 text ({error})") from None
+    except RecursionError:
+        raise ProcessedDatasetError(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as error:  # JSONDecodeError, or an integer too long to convert
+        raise ProcessedDatasetError(f"{path}: not valid JSON ({error})") from None
+
+
 def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
     """Read and validate a processed dataset directory; errors name the file and the problem."""
     root = Path(directory)
@@ -242,10 +254,11 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
                 f"{root / name} is missing: {root} is not a complete processed dataset "
                 "(make one with `dmi-gnn prepare RECIPE --input RAW --output DIR`)"
             )
-    try:
-        metadata = json.loads((root / METADATA_FILE).read_text())
-    except json.JSONDecodeError as error:
-        raise ProcessedDatasetError(f"{root / METADATA_FILE}: not valid JSON ({error})") from None
+    metadata = _read_json(root / METADATA_FILE)
+    if not isinstance(metadata, dict):
+        raise ProcessedDatasetError(
+            f"{root / METADATA_FILE}: expected a JSON object, got {type(metadata).__name__}"
+        )
     if metadata.get("format") != FORMAT_TAG:
         raise ProcessedDatasetError(
             f"{root / METADATA_FILE}: format is {metadata.get('format')!r}, expected {FORMAT_TAG!r}"
@@ -256,10 +269,7 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
             raise ProcessedDatasetError(
                 f"{root / METADATA_FILE}: {key} must be an integer >= 1, got {value!r}"
             )
-    try:
-        vocabulary = json.loads((root / VOCABULARY_FILE).read_text())
-    except json.JSONDecodeError as error:
-        raise ProcessedDatasetError(f"{root / VOCABULARY_FILE}: not valid JSON ({error})") from None
+    vocabulary = _read_json(root / VOCABULARY_FILE)
     if not isinstance(vocabulary, list) or len(vocabulary) != metadata.get("num_items"):
         raise ProcessedDatasetError(
             f"{root / VOCABULARY_FILE}: expected a list of {metadata.get('num_items')} raw ids"

@@ -156,3 +156,15 @@ def test_every_binary_protocol_loads(tmp_path, protocol):
     path = tmp_path / "test.txt"
     path.write_bytes(pickle.dumps(content, protocol=protocol))
     assert load_pickle(path) == content
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x80\x03K\x01K\x02a.", b"\x80\x03K\x01(K\x02e.", b"\x80\x03)K\x01a.", b"\x80\x03]h\x05."],
+)
+def test_malformed_opcode_sequences_are_data_errors(tmp_path, data):
+    path = tmp_path / "all_train_seq.txt"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="not a valid pickle") as caught:
+        load_pickle(path)
+    assert str(caught.value).startswith(str(path))
