@@ -77,19 +77,16 @@ def _utc(unit: str = "ns") -> pa.DataType:
     return pa.timestamp(unit, tz="UTC")
 
 
-_ASCII_DIGITS = r"^[ \t]*[0-9]+[ \t]*$"
-
-
 def strict_int_ids(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """int64 ids from strings of ASCII digits (nulls stay null).
+    """int64 ids from strings of ASCII digits, spaces or tabs around allowed (nulls stay null).
 
     Raises:
         pa.ArrowInvalid: A value is not ASCII digits, or does not fit in 64 bits.
     """
-    ok = pc.all(pc.match_substring_regex(strings, _ASCII_DIGITS))
-    if ok.as_py() is False:
+    trimmed = pc.utf8_trim(strings, " \t")
+    if pc.all(pc.ascii_is_decimal(trimmed)).as_py() is False:
         raise pa.ArrowInvalid("an id is not ASCII digits")
-    return pc.cast(pc.utf8_trim(strings, " \t"), pa.int64())
+    return pc.cast(trimmed, pa.int64())
 
 
 def arrow_type(spec: ColumnSpec, time_format: str) -> pa.DataType:

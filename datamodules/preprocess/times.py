@@ -58,6 +58,14 @@ class TimePart:
 
     values: pa.ChunkedArray
     locator: RowLocator
+    _magnitudes: np.ndarray | None = None
+
+    def magnitudes(self) -> np.ndarray:
+        """``|values|`` as float64, NaN where empty (computed once)."""
+        if self._magnitudes is None:
+            values = self.values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            self._magnitudes = np.abs(values)
+        return self._magnitudes
 
 
 def _error(part: TimePart, column: str, row: int, problem: str) -> PrepareError:
@@ -99,11 +107,6 @@ def check_finite(parts: Sequence[TimePart], column: str) -> None:
             )
 
 
-def _magnitudes(part: TimePart) -> np.ndarray:
-    values = part.values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return np.abs(values)  # NaN where empty: every comparison is False
-
-
 def check_range(parts: Sequence[TimePart], column: str, limit: float, unit: str) -> None:
     """Raise a located error for the first value whose magnitude is ``limit`` or more.
 
@@ -118,7 +121,7 @@ def check_range(parts: Sequence[TimePart], column: str, limit: float, unit: str)
         PrepareError: A value is out of range.
     """
     for part in parts:
-        magnitudes = _magnitudes(part)
+        magnitudes = part.magnitudes()  # NaN where empty: never compares True
         hits = np.flatnonzero(magnitudes >= limit)
         if not len(hits):
             continue
@@ -149,7 +152,7 @@ def decide_unit(parts: Sequence[TimePart], column: str) -> str:
     firsts: dict[bool, tuple[int, int]] = {}  # is_ms -> (part index, row) of its first value
     counts = {False: 0, True: 0}
     for index, part in enumerate(parts):
-        magnitudes = _magnitudes(part)
+        magnitudes = part.magnitudes()  # NaN where empty: never compares True
         present = ~np.isnan(magnitudes)
         is_ms = magnitudes >= SECONDS_LIMIT
         for kind, mask in ((False, present & ~is_ms), (True, is_ms)):
