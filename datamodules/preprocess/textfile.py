@@ -8,7 +8,8 @@ malformed ones), so every error names the file, the line and the column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,23 +95,31 @@ def _non_empty_to_physical(path: Path, wanted: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def _stream(
+@contextmanager
+def _text_batches(
     text_file: TextFile, columns: Sequence[str], on_bad: Callable[[int], str] | None
-) -> Iterable[pa.RecordBatch]:
-    """Single-threaded batches of ``columns`` as strings.
+) -> Iterator[Iterable[pa.RecordBatch]]:
+    """Batches of ``columns`` as strings, in file order, in a ``with`` block (slow path only).
 
-    ``on_bad(line_number)`` is called for each malformed row (pyarrow's numbering: non-empty
-    lines, 1-based, header included) and returns ``"skip"`` or ``"error"``.
+    ``on_bad(line_number)`` is called for each malformed row, in file order (pyarrow's
+    numbering: non-empty lines, 1-based, header included) and returns ``"skip"`` or
+    ``"error"``. The whole column is read at once: pyarrow's streaming reader calls such a
+    handler from a readahead thread that outlives an early stop and can abort the process at
+    exit ("terminate called without an active exception").
     """
 
     def handle(row: pcsv.InvalidRow) -> str:
         return on_bad(row.number) if on_bad is not None else "error"
 
     read = pcsv.ReadOptions(
-        use_threads=False, column_names=text_file.column_names, block_size=1 << 22
+        use_threads=on_bad is None,  # one thread: the handler sees the rows in order
+        column_names=text_file.column_names,
+        block_size=1 << 22,
     )
     parse = pcsv.ParseOptions(
-        delimiter=text_file.delimiter, quote_char=text_file.quote_char, invalid_row_handler=handle
+        delimiter=text_file.delimiter,
+        quote_char=text_file.quote_char,
+        invalid_row_handler=handle if on_bad is not None else None,
     )
     convert = pcsv.ConvertOptions(
         include_columns=list(columns),
@@ -118,9 +127,10 @@ def _stream(
         null_values=[""],
         strings_can_be_null=True,
     )
-    return pcsv.open_csv(
+    table = pcsv.read_csv(
         text_file.path, read_options=read, parse_options=parse, convert_options=convert
     )
+    yield table.to_batches()
 
 
 class TextFile:
@@ -249,8 +259,9 @@ class TextFile:
             numbers.append(number)
             return "skip"
 
-        for _ in _stream(self, [self.all_names[0]], record):
-            pass
+        with _text_batches(self, [self.all_names[0]], record) as batches:
+            for _ in batches:
+                pass
         return numbers
 
     def _line_of_row(self, row: int) -> int:
@@ -293,8 +304,9 @@ class TextFile:
                 return "error"
 
             try:
-                for _ in _stream(self, [self.all_names[0]], first_bad):
-                    pass
+                with _text_batches(self, [self.all_names[0]], first_bad) as batches:
+                    for _ in batches:
+                        pass
             except pa.ArrowInvalid:
                 pass
             detail = message.split(": ", 1)[-1].split("\n")[0]
@@ -315,21 +327,22 @@ class TextFile:
         convert = text_converter(spec, time_format)
         skip = (lambda number: "skip") if self.skip_bad_rows else None
         offset = 0
-        for batch in _stream(self, [spec.name], skip):
-            strings = batch.column(0)
-            index = first_failure(strings, convert)
-            if index is not None:
-                text = strings[index].as_py()
-                problem = f"cannot parse {text!r} as {describe(spec, time_format)}"
-                if text.strip() == spec.name:
-                    problem = f"a repeated header line ({REPEATED_HEADER_HINT})"
-                return PrepareError(
-                    problem,
-                    path=self.path,
-                    line=self._line_of_row(offset + index),
-                    column=spec.name,
-                )
-            offset += len(strings)
+        with _text_batches(self, [spec.name], skip) as batches:
+            for batch in batches:
+                strings = batch.column(0)
+                index = first_failure(strings, convert)
+                if index is not None:
+                    text = strings[index].as_py()
+                    problem = f"cannot parse {text!r} as {describe(spec, time_format)}"
+                    if text.strip() == spec.name:
+                        problem = f"a repeated header line ({REPEATED_HEADER_HINT})"
+                    return PrepareError(
+                        problem,
+                        path=self.path,
+                        line=self._line_of_row(offset + index),
+                        column=spec.name,
+                    )
+                offset += len(strings)
         return PrepareError(message, path=self.path, column=spec.name)
 
     def where(self, row: int) -> tuple[int, str]:
@@ -340,11 +353,12 @@ class TextFile:
         """The text of ``column`` at data row ``row`` as written in the file."""
         skip = (lambda number: "skip") if self.skip_bad_rows else None
         offset = 0
-        for batch in _stream(self, [column], skip):
-            if row < offset + batch.num_rows:
-                value = batch.column(0)[row - offset].as_py()
-                return "" if value is None else value
-            offset += batch.num_rows
+        with _text_batches(self, [column], skip) as batches:
+            for batch in batches:
+                if row < offset + batch.num_rows:
+                    value = batch.column(0)[row - offset].as_py()
+                    return "" if value is None else value
+                offset += batch.num_rows
         raise IndexError(f"{self.path} has no data row {row}")
 
     def locate_missing(self, spec: ColumnSpec, row: int) -> PrepareError:
