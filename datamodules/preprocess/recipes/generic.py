@@ -58,7 +58,8 @@ class Generic(Recipe):
             "--time-format",
             default="auto",
             metavar="FMT",
-            help="auto (default: numbers are unix seconds, or ms above 1e11; text is ISO-8601), "
+            help="auto (default: numbers are unix seconds, or ms when every value of the column "
+            "is at or above 1e11, mixed is an error; text is ISO-8601), "
             "unix, unix_ms, iso, or a strptime pattern such as '%%d/%%m/%%Y %%H:%%M' "
             "(times without zone are UTC)",
         )
@@ -66,8 +67,8 @@ class Generic(Recipe):
             "--id-type",
             choices=("int", "str"),
             default="int",
-            help="session/user/item ids are integers (default; anything else is an error) or "
-            "arbitrary strings",
+            help="session/user/item ids are integers written in ASCII digits (default; "
+            "anything else, e.g. +13, -5, 1_000 or 0x10, is an error) or arbitrary strings",
         )
         columns.add_argument("--no-header", action="store_true", help="the file has no header line")
         columns.add_argument(
