@@ -7,9 +7,14 @@ Formats, chosen by the file extension:
 * ``.csv`` / ``.txt``: one session per line, raw ids separated by commas (``123,456``).
 
 Sessions are in time order (most recent click last). Every line gets a :class:`PredictRecord`,
-in file order; an empty or malformed line carries an ``error``. Raw ids are NOT encoded here:
-the model does that with the vocabulary stored in its checkpoint (so predicting needs nothing but
-the checkpoint and this file), skipping and reporting ids it does not know.
+in file order; an empty or malformed line carries an ``error`` (never an exception). Raw ids
+are NOT encoded here: the model does that with the vocabulary stored in its checkpoint (so
+predicting needs nothing but the checkpoint and this file), skipping and reporting ids it does
+not know (:meth:`datamodules.vocab.Vocabulary.encode`). CSV tokens stay text here; for an
+integer vocabulary only ASCII digits (with an optional ``-``) read as an integer, so ``"+13"``,
+``"1_000"`` or ``"١٢"`` are unknown ids, never items 13, 1000 or 12. Unknown ids are reported
+in the vocabulary's type when they read as one (``"7"`` as ``7`` for integer ids), otherwise as
+written, so a CSV and a JSONL file of the same sessions report the same unknown ids.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,11 +50,22 @@ class PredictRecord(NamedTuple):
     error: str | None
 
 
+def _int_digit_limit() -> int:
+    """Python's limit on the digits of an int read from text (3.11+; 4300 by default)."""
+    return getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+
+
 def _parse_json_line(text: str) -> list[Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    except ValueError:  # an integer beyond Python's conversion limit
+        raise ValueError(
+            f"not valid JSON (a number with more than {_int_digit_limit()} digits)"
+        ) from None
     if isinstance(value, dict):
         if "session" not in value:
             raise ValueError('a JSON object needs a "session" key')

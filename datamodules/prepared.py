@@ -8,7 +8,10 @@ This is where the split protocol lives:
 * train samples are the prefixes of the fit sessions, validation samples the prefixes of the
   validation sessions, both by the dataset's augmentation rule;
 * test samples are the dataset's test samples, untouched;
-* the global graph is built from the fit sessions only.
+* the global graph is built from the fit sessions only;
+* a split the rules leave without samples is an error (:func:`check_splits`): no training
+  sample, a validation split (``val_fraction > 0``, which always holds out at least one
+  session) whose sessions give no sample, or no test sample.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from datamodules.errors import DataError
 from datamodules.graph import GlobalGraph, build_global_graph
 from datamodules.samples import Samples, prefix_samples, split_last_sessions
 from datamodules.sources import RawSessions
@@ -87,6 +91,55 @@ def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> Prepar
         len(val_sessions),
         len(raw.test),
     )
-    if len(val_sessions) and not len(val):
-        logger.warning("the %d validation sessions give no sample", len(val_sessions))
+    check_splits(counts, options)
     return PreparedData(num_items, train, val, raw.test, graph, raw.vocabulary, counts)
+
+
+def _rule(min_prefix_length: int) -> str:
+    return (
+        f"the dataset's augmentation rule min_prefix_length={min_prefix_length} makes a sample "
+        f"of every prefix of length >= {min_prefix_length}, so a session needs at least "
+        f"{min_prefix_length + 1} clicks"
+    )
+
+
+def check_splits(counts: dict[str, int], options: PrepareOptions) -> None:
+    """Raise :class:`DataError` for a split the rules leave without samples.
+
+    Args:
+        counts: The counts of :func:`prepare`.
+        options: The options that made them.
+
+    Raises:
+        DataError: No training sample; validation asked for (``val_fraction > 0``) but its
+            sessions give no sample; or no test sample. The message names the split, the rule
+            that emptied it and how to change it.
+    """
+    m = options.min_prefix_length
+    if not counts["train_samples"]:
+        raise DataError(
+            f"no training sample: the {counts['fit_sessions']} fit sessions are all too short "
+            f"({_rule(m)}); use a dataset with longer sessions"
+            + (
+                f", or a smaller val_fraction (now {options.val_fraction}, which holds out the "
+                f"last {counts['val_sessions']} sessions)"
+                if counts["val_sessions"]
+                else ""
+            )
+        )
+    if options.val_fraction > 0 and not counts["val_samples"]:
+        sessions = counts["val_sessions"]
+        raise DataError(
+            f"the validation split is empty: val_fraction={options.val_fraction} holds out the "
+            f"last {sessions} validation session{'s' if sessions != 1 else ''}, which give no "
+            f"sample ({_rule(m)}); raise val_fraction, or set val_fraction=0 to train without "
+            "validation"
+        )
+    if not counts["test_samples"]:
+        sessions = counts["test_sessions"]
+        if sessions < 0:
+            raise DataError("no test sample: the test file holds no (prefix, target) pair")
+        raise DataError(
+            f"no test sample: the {sessions} test sessions are all too short ({_rule(m)}); "
+            "the test split is empty"
+        )

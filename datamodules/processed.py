@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,32 @@ class ProcessedDataset:
         return len(self.vocabulary)
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def int64_vector(
+    array: np.ndarray, where: str, error: type[DataError] = ProcessedDatasetError
+) -> np.ndarray:
+    """``array`` as a 1-D int64 array, refusing what a silent cast would corrupt.
+
+    Args:
+        array: Loaded from a file.
+        where: The file and array name, for the message.
+        error: The exception type raised.
+
+    Raises:
+        DataError: (``error``) ``array`` is not 1-D, holds floats, bools or other non-integers,
+            or unsigned values beyond the int64 range.
+    """
+    if array.ndim != 1:
+        raise error(f"{where}: expected a 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "iu":
+        raise error(f"{where}: expected integers, got {array.dtype} values")
+    if array.dtype.kind == "u" and len(array) and int(array.max()) > _INT64_MAX:
+        raise error(f"{where}: value {int(array.max())} does not fit in 64 bits")
+    return array.astype(np.int64, copy=False)
+
+
 def _check_sessions(sessions: Sessions, num_items: int, where: str) -> None:
     offsets, items = sessions.offsets, sessions.items
     if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(items):
@@ -126,10 +153,32 @@ def _check_vocabulary(vocabulary: Sequence[Any], where: str) -> None:
         raise ProcessedDatasetError(
             f"{where}: vocabulary ids must be all ints or all strings, got {names}"
         )
+    if kinds == {int}:
+        bad = next((raw for raw in vocabulary if not -_INT64_MAX - 1 <= raw <= _INT64_MAX), None)
+        if bad is not None:
+            raise ProcessedDatasetError(
+                f"{where}: vocabulary id {bad} does not fit in 64 bits (integer ids must be "
+                "within -2**63..2**63-1; write larger ids as strings)"
+            )
     if len(set(vocabulary)) != len(vocabulary):
         seen: set[Any] = set()
         duplicate = next(raw for raw in vocabulary if raw in seen or seen.add(raw))
         raise ProcessedDatasetError(f"{where}: vocabulary id {duplicate!r} appears twice")
+
+
+def finite_json(value: Any, where: str, indent: int | None = None) -> str:
+    """``value`` as JSON text; NaN and infinities are refused (they are not JSON).
+
+    Raises:
+        ProcessedDatasetError: ``value`` holds a float that is not finite.
+    """
+    try:
+        return json.dumps(value, indent=indent, allow_nan=False)
+    except ValueError as error:
+        raise ProcessedDatasetError(
+            f"{where}: a value is not finite (NaN or infinity) and cannot be written as JSON "
+            f"({error})"
+        ) from None
 
 
 def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> Path:
@@ -145,6 +194,17 @@ def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> 
         )
     _check_sessions(dataset.train, dataset.num_items, f"{target} train sessions")
     _check_sessions(dataset.test, dataset.num_items, f"{target} test sessions")
+    metadata = {
+        "format": FORMAT_TAG,
+        "name": dataset.name,
+        "num_items": dataset.num_items,
+        "min_prefix_length": dataset.min_prefix_length,
+        **dataset.metadata,
+    }
+    texts = {
+        VOCABULARY_FILE: finite_json(list(dataset.vocabulary), f"{target} vocabulary"),
+        METADATA_FILE: finite_json(metadata, f"{target} metadata", indent=2),
+    }
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     umask = os.umask(0)
@@ -153,17 +213,8 @@ def write_processed(dataset: ProcessedDataset, directory: str | os.PathLike) -> 
     try:
         for name, sessions in ((TRAIN_FILE, dataset.train), (TEST_FILE, dataset.test)):
             np.savez(staging / name, items=sessions.items, offsets=sessions.offsets)
-        with open(staging / VOCABULARY_FILE, "w") as handle:
-            json.dump(list(dataset.vocabulary), handle)
-        metadata = {
-            "format": FORMAT_TAG,
-            "name": dataset.name,
-            "num_items": dataset.num_items,
-            "min_prefix_length": dataset.min_prefix_length,
-            **dataset.metadata,
-        }
-        with open(staging / METADATA_FILE, "w") as handle:
-            json.dump(metadata, handle, indent=2)
+        for name, text in texts.items():
+            (staging / name).write_text(text)
         if target.exists():
             backup = target.with_name(f".{target.name}.old")
             shutil.rmtree(backup, ignore_errors=True)
@@ -182,6 +233,18 @@ def is_processed_dataset(directory: str | os.PathLike) -> bool:
     return (Path(directory) / METADATA_FILE).is_file()
 
 
+def _read_json(path: Path) -> Any:
+    """The JSON value in ``path``; every way it can fail is a :class:`ProcessedDatasetError`."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ProcessedDatasetError(f"{path}: not UTF-8 text ({error})") from None
+    except RecursionError:
+        raise ProcessedDatasetError(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as error:  # JSONDecodeError, or an integer too long to convert
+        raise ProcessedDatasetError(f"{path}: not valid JSON ({error})") from None
+
+
 def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
     """Read and validate a processed dataset directory; errors name the file and the problem."""
     root = Path(directory)
@@ -191,10 +254,11 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
                 f"{root / name} is missing: {root} is not a complete processed dataset "
                 "(make one with `dmi-gnn prepare RECIPE --input RAW --output DIR`)"
             )
-    try:
-        metadata = json.loads((root / METADATA_FILE).read_text())
-    except json.JSONDecodeError as error:
-        raise ProcessedDatasetError(f"{root / METADATA_FILE}: not valid JSON ({error})") from None
+    metadata = _read_json(root / METADATA_FILE)
+    if not isinstance(metadata, dict):
+        raise ProcessedDatasetError(
+            f"{root / METADATA_FILE}: expected a JSON object, got {type(metadata).__name__}"
+        )
     if metadata.get("format") != FORMAT_TAG:
         raise ProcessedDatasetError(
             f"{root / METADATA_FILE}: format is {metadata.get('format')!r}, expected {FORMAT_TAG!r}"
@@ -205,10 +269,7 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
             raise ProcessedDatasetError(
                 f"{root / METADATA_FILE}: {key} must be an integer >= 1, got {value!r}"
             )
-    try:
-        vocabulary = json.loads((root / VOCABULARY_FILE).read_text())
-    except json.JSONDecodeError as error:
-        raise ProcessedDatasetError(f"{root / VOCABULARY_FILE}: not valid JSON ({error})") from None
+    vocabulary = _read_json(root / VOCABULARY_FILE)
     if not isinstance(vocabulary, list) or len(vocabulary) != metadata.get("num_items"):
         raise ProcessedDatasetError(
             f"{root / VOCABULARY_FILE}: expected a list of {metadata.get('num_items')} raw ids"
@@ -218,11 +279,13 @@ def read_processed(directory: str | os.PathLike) -> ProcessedDataset:
     for name in (TRAIN_FILE, TEST_FILE):
         try:
             with np.load(root / name, allow_pickle=False) as arrays:
-                items = arrays["items"].astype(np.int64)
-                offsets = arrays["offsets"].astype(np.int64)
-            splits[name] = Sessions(items=items, offsets=offsets)
-        except (OSError, ValueError, KeyError) as error:
+                items, offsets = arrays["items"], arrays["offsets"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ProcessedDatasetError(f"{root / name}: unreadable ({error})") from None
+        splits[name] = Sessions(
+            items=int64_vector(items, f"{root / name} items"),
+            offsets=int64_vector(offsets, f"{root / name} offsets"),
+        )
         _check_sessions(splits[name], len(vocabulary), str(root / name))
     extra = {
         k: v

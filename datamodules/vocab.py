@@ -19,6 +19,29 @@ from datamodules.processed import offsets_from_lengths
 
 VocabularyKind = Literal["identity", "int", "str"]
 _KIND_CODES: dict[str, int] = {"identity": 0, "int": 1, "str": 2}
+_INT64 = (-(2**63), 2**63)
+#: Longest digit string turned into an int (Python refuses longer ones by default).
+_MAX_DIGITS = 4000
+_SPACE = " \t\r\n"
+
+
+def parse_int_id(text: str) -> int | None:
+    """The integer a text id stands for: ASCII digits with an optional leading ``-``, spaces
+    around allowed; None for anything else (``"+1"``, ``"1_000"``, ``"١٢"``, ``"0x10"``, ...),
+    which Python's ``int()`` would accept."""
+    body = text.strip(_SPACE)
+    digits = body[1:] if body.startswith("-") else body
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > _MAX_DIGITS:
+        return None
+    return int(body)
+
+
+def check_int64(raw_ids: Sequence[int], where: str = "vocabulary") -> None:
+    """Raise ValueError naming the first raw id outside the int64 range."""
+    low, high = _INT64
+    bad = next((raw for raw in raw_ids if not low <= raw < high), None)
+    if bad is not None:
+        raise ValueError(f"{where}: raw id {bad} does not fit in 64 bits")
 
 
 class Vocabulary:
@@ -34,6 +57,8 @@ class Vocabulary:
         self.num_items = num_items
         self._raw_ids: list[Any] | None = None if raw_ids is None else list(raw_ids)
         self._index: dict[Any, int] = {}
+        if kind == "int" and self._raw_ids is not None:
+            check_int64(self._raw_ids)
         if self._raw_ids is not None:
             self._index = {raw: position + 1 for position, raw in enumerate(self._raw_ids)}
             if len(self._index) != len(self._raw_ids):
@@ -70,18 +95,29 @@ class Vocabulary:
             other._raw_ids,
         )
 
-    def _lookup(self, raw: Any) -> int:
-        """The id of ``raw`` or 0 when unknown."""
+    def _normalise(self, raw: Any) -> Any:
+        """``raw`` as the vocabulary's raw ids are typed, when it reads as one.
+
+        Integer vocabularies: a text id of ASCII digits (:func:`parse_int_id`) becomes the int;
+        string vocabularies: an int becomes its decimal text. Anything else is returned as
+        given, so unknown ids are reported alike whether they came from a CSV (text) or a JSON
+        (numbers) predict file.
+        """
         if isinstance(raw, bool):
+            return raw
+        if self.kind == "str":
+            return str(raw) if isinstance(raw, int) else raw
+        if isinstance(raw, str):
+            parsed = parse_int_id(raw)
+            return raw if parsed is None else parsed
+        return raw
+
+    def _lookup(self, raw: Any) -> int:
+        """The id of ``raw`` (already normalised) or 0 when unknown."""
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
             return 0
         if self.kind == "str":
-            key: Any = raw if isinstance(raw, str) else str(raw) if isinstance(raw, int) else None
-            return self._index.get(key, 0)
-        if isinstance(raw, str):
-            try:
-                raw = int(raw.strip())
-            except ValueError:
-                return 0
+            return self._index.get(raw, 0)
         if not isinstance(raw, int):
             return 0
         if self.kind == "identity":
@@ -91,20 +127,25 @@ class Vocabulary:
     def encode(self, raw_session: Iterable[Any]) -> tuple[list[int], list[Any]]:
         """Map raw ids to item ids, skipping unknown ones.
 
-        Integer vocabularies also accept decimal strings (``"123"``); string vocabularies accept
-        ints by their decimal form.
+        Integer vocabularies also accept text ids of ASCII digits with an optional ``-``
+        (``"123"``, ``" 123 "``; not ``"+123"``, ``"1_000"`` or other scripts' digits); string
+        vocabularies accept ints by their decimal form.
 
         Returns:
-            ``(ids, unknown)``: the known items' ids in order and the unknown raw ids in order.
+            ``(ids, unknown)``: the known items' ids in order and the unknown raw ids in order,
+            typed like the vocabulary's raw ids where they read as such (``"7"`` comes back as
+            ``7`` from an integer vocabulary, ``7`` as ``"7"`` from a string one), otherwise
+            as given.
         """
         ids: list[int] = []
         unknown: list[Any] = []
         for raw in raw_session:
-            item = self._lookup(raw)
+            normal = self._normalise(raw)
+            item = self._lookup(normal)
             if item:
                 ids.append(item)
             else:
-                unknown.append(raw)
+                unknown.append(normal)
         return ids, unknown
 
     def decode(self, ids: torch.Tensor | np.ndarray | Sequence[int]) -> list[Any]:

@@ -2,7 +2,8 @@
 
 ``prepare_main`` is the entry point (``python -m datamodules prepare ...`` and the main CLI's
 ``dmi-gnn prepare ...`` call it). It returns 0 on success and 2 on bad input, after printing
-one located error message; nothing is written unless everything succeeded.
+one located error message; nothing is written unless everything succeeded (see
+:mod:`~datamodules.preprocess.output` for the destinations accepted).
 """
 
 from __future__ import annotations
@@ -55,7 +56,16 @@ def _add_common(parser: argparse.ArgumentParser, recipe: Recipe) -> None:
         help="raw file; repeat to read several files in order",
     )
     group.add_argument(
-        "--output", required=True, type=Path, metavar="DIR", help="processed dataset directory"
+        "--output",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="processed dataset directory: new, or an existing empty directory",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the processed dataset already in --output (refused without it)",
     )
     group.add_argument(
         "--format",
@@ -84,7 +94,7 @@ def _options_line(parser: argparse.ArgumentParser) -> str:
     for action in parser._actions:
         if not action.option_strings or action.dest in {"help", "input", "output"}:
             continue
-        if action.dest in {"format", "name", "delimiter", "skip_bad_rows", "quiet"}:
+        if action.dest in {"format", "name", "delimiter", "skip_bad_rows", "quiet", "overwrite"}:
             continue
         option = action.option_strings[-1]
         if action.nargs == 0:
@@ -134,7 +144,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
             )
         )
     overview.append(
-        "\ncommon options: --input PATH [--input PATH ...] --output DIR "
+        "\ncommon options: --input PATH [--input PATH ...] --output DIR [--overwrite] "
         "[--format processed|gcegnn] [--name NAME] [--delimiter CHAR] [--skip-bad-rows] "
         "[--quiet]"
     )
@@ -143,7 +153,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"input", "output", "recipe", "quiet"}
+    skip = {"input", "output", "recipe", "quiet", "overwrite"}
     return {k: v for k, v in vars(args).items() if k not in skip}
 
 
@@ -158,7 +168,7 @@ def prepare(args: argparse.Namespace) -> tuple[ProcessedDataset, Report]:
     for path in inputs:
         if not path.is_file():
             raise PrepareError("no such file", path=path)
-    check_output(args.output)
+    check_output(args.output, args.overwrite)
     config = recipe.config(args)
     config.validate()
     report = Report(
@@ -168,7 +178,9 @@ def prepare(args: argparse.Namespace) -> tuple[ProcessedDataset, Report]:
     dataset = run_pipeline(log, config, report, name=args.name or recipe.dataset_name(args))
     summary = report.to_dict()
     dataset.metadata.update({"recipe": recipe.name, "source": recipe.source, "report": summary})
-    write_output(dataset, args.output, summary, gcegnn=args.format == "gcegnn")
+    write_output(
+        dataset, args.output, summary, gcegnn=args.format == "gcegnn", overwrite=args.overwrite
+    )
     return dataset, report
 
 

@@ -2,7 +2,9 @@
 
 Column kinds (:class:`ColumnSpec`):
 
-``int_id``   integer ids, returned as first-appearance codes with the raw values (:class:`Encoded`)
+``int_id``   integer ids, returned as first-appearance codes with the raw values (:class:`Encoded`);
+             strictly ASCII digits ``0-9`` (surrounding spaces allowed): no sign, ``_``,
+             ``0x`` prefix or other scripts' digits, whatever Python's ``int()`` accepts
 ``str_id``   string ids, same return type
 ``label``    a string category (an event type), same return type
 ``int``      an integer (float64 array)
@@ -46,6 +48,9 @@ class ColumnSpec:
             ``strptime`` pattern.
         nullable: Empty values allowed (they come back as -1 codes / NaN); otherwise an
             empty value is an error.
+        limit: For ``number`` and ``int`` columns holding times in a recipe's own unit: values
+            must be finite and below this in magnitude (None: no check). ``time`` columns get
+            the limit of their unit (:mod:`~datamodules.preprocess.times`).
     """
 
     key: str
@@ -53,6 +58,7 @@ class ColumnSpec:
     kind: str
     time_format: str = "auto"
     nullable: bool = False
+    limit: float | None = None
 
 
 @dataclass
@@ -71,8 +77,23 @@ def _utc(unit: str = "ns") -> pa.DataType:
     return pa.timestamp(unit, tz="UTC")
 
 
+def strict_int_ids(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """int64 ids from strings of ASCII digits, spaces or tabs around allowed (nulls stay null).
+
+    Raises:
+        pa.ArrowInvalid: A value is not ASCII digits, or does not fit in 64 bits.
+    """
+    trimmed = pc.utf8_trim(strings, " \t")
+    if pc.all(pc.ascii_is_decimal(trimmed)).as_py() is False:
+        raise pa.ArrowInvalid("an id is not ASCII digits")
+    return pc.cast(trimmed, pa.int64())
+
+
 def arrow_type(spec: ColumnSpec, time_format: str) -> pa.DataType:
-    if spec.kind in ("int_id", "int"):
+    """The type the CSV reader converts ``spec``'s column to (ids: text, checked after)."""
+    if spec.kind == "int_id":
+        return pa.string()  # strict digits: see strict_int_ids
+    if spec.kind == "int":
         return pa.int64()
     if spec.kind in ("str_id", "label"):
         return pa.dictionary(pa.int32(), pa.string())
@@ -91,6 +112,8 @@ def arrow_type(spec: ColumnSpec, time_format: str) -> pa.DataType:
 
 def text_converter(spec: ColumnSpec, time_format: str) -> Callable[[pa.Array], pa.Array]:
     """A function converting a string array like the typed reader; raises on a bad value."""
+    if spec.kind == "int_id":
+        return strict_int_ids
     target = arrow_type(spec, time_format)
     if pa.types.is_dictionary(target):
         return lambda strings: strings
@@ -108,7 +131,10 @@ def text_converter(spec: ColumnSpec, time_format: str) -> Callable[[pa.Array], p
 
 def describe(spec: ColumnSpec, time_format: str) -> str:
     if spec.kind == "int_id":
-        return "an integer id (pass --id-type str to accept non-integer ids)"
+        return (
+            "an integer id (ASCII digits 0-9 only, no sign, below 2**63; pass --id-type "
+            "str to accept other ids)"
+        )
     if spec.kind == "int":
         return "an integer"
     if spec.kind == "number":
@@ -171,6 +197,8 @@ def first_failure(strings: pa.Array, convert: Callable[[pa.Array], pa.Array]) ->
         return None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    if not len(strings):
+        return None
     good, bad = 0, len(strings)  # strings[:good] converts, strings[:bad] does not
     while bad - good > 1:
         middle = (good + bad) // 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +19,21 @@ from datamodules.preprocess.columns import (
 from datamodules.preprocess.errors import PrepareError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class ParquetRows:
+    """Rows of a Parquet file for error messages: row ``r`` is "row r + 1"."""
+
+    def __init__(self, path: Path, table: pa.Table) -> None:
+        self.path = path
+        self.table = table
+
+    def where(self, row: int) -> tuple[int, str]:
+        return row + 1, "row"
+
+    def text_at(self, column: str, row: int) -> str:
+        value = self.table.column(column)[row].as_py()
+        return "" if value is None else str(value)
 
 
 def is_parquet(path: Path) -> bool:
@@ -42,6 +58,14 @@ def read_parquet(
             path=path,
             column=missing[0],
         )
+    for spec in specs:
+        if schema.names.count(spec.name) > 1:
+            raise PrepareError(
+                f"the column name {spec.name!r} appears {schema.names.count(spec.name)} times "
+                "(more than once): rename the columns so that each one read is unique",
+                path=path,
+                column=spec.name,
+            )
     table = pq.read_table(path, columns=[s.name for s in specs])
     columns = {}
     for spec in specs:
@@ -52,8 +76,7 @@ def read_parquet(
         ):
             column = column.cast(pa.float64())
             if time_format not in ("unix", "unix_ms"):
-                biggest = pc.max(pc.abs(column)).as_py() or 0
-                formats[spec.key] = "unix_ms" if biggest > 1e11 else "unix"
+                formats[spec.key] = "unix"  # or ms: decided from every value once all are read
         elif spec.kind == "time" and pa.types.is_timestamp(column.type):
             formats[spec.key] = "iso_utc"
         elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -85,5 +108,19 @@ def read_parquet(
                 path=path,
                 column=spec.name,
             )
+        elif spec.kind == "int_id":
+            negative = np.flatnonzero(
+                np.asarray(pc.fill_null(pc.less(column, 0), False), dtype=bool)
+            )
+            if len(negative):
+                row = int(negative[0])
+                raise PrepareError(
+                    f"{column[row].as_py()} is not an integer id (ids are non-negative; pass "
+                    "--id-type str to accept other ids)",
+                    path=path,
+                    line=row + 1,
+                    column=spec.name,
+                    row_label="row",
+                )
         columns[spec.name] = column
     return pa.table(columns), formats

@@ -14,6 +14,12 @@ Steps, in order (each optional step is off by default):
    and drop test sessions shorter than ``test_min_length``;
 7. optionally keep only the most recent ``1/train_tail_fraction`` of the training samples
    (SR-GNN's yoochoose 1/4 and 1/64).
+
+Support scope: the published recipes count item support (and popularity for ``top_items``)
+over the whole log, test period included, before splitting (``support_scope="all"``). With
+``support_scope="train"`` (the ``generic`` default) steps 1-2 and the first length filter run,
+then the split (step 5) fixes each session's side, then steps 3-4 count only the training
+sessions' clicks, so no test-period click decides what enters the training vocabulary.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from datamodules.preprocess.clicks import ClickLog, Counts
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.split import (
+    SplitSessions,
     chronological,
     first_appearance,
     gather,
@@ -60,6 +67,9 @@ class PipelineConfig:
         test_min_length: Shortest test session kept after removing unseen items.
         min_prefix_length: Augmentation rule stored with the dataset (1: every prefix).
         train_tail_fraction: Keep the latest ``1/k`` of the training samples (SR-GNN yoochoose).
+        support_scope: Which clicks ``min_item_support`` and ``top_items`` count: ``"all"``,
+            the whole log before the split (the published recipes), or ``"train"``, only the
+            training period's (split first; leak-free, the ``generic`` default).
     """
 
     remove_immediate_repeats: bool = False
@@ -77,6 +87,7 @@ class PipelineConfig:
     test_min_length: int = 2
     min_prefix_length: int = 1
     train_tail_fraction: int | None = None
+    support_scope: str = "all"
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-serialisable dict."""
@@ -112,6 +123,9 @@ class PipelineConfig:
             raise PrepareError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
 
 
+UNSEEN_STEP = "test clicks on items not in train"
+
+
 def apply(log: ClickLog, keep: np.ndarray, name: str, report: Report, **extra: Any) -> ClickLog:
     """Keep the rows where ``keep`` holds and record the step in ``report``."""
     before = log.counts()
@@ -129,8 +143,8 @@ def _length_name(min_length: int, max_length: int | None) -> str:
     return f"sessions shorter than {min_length} or longer than {max_length}"
 
 
-def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
-    """Steps 1-4 of the pipeline."""
+def _session_local_steps(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
+    """Steps 1-2: each session on its own (no count over the log)."""
     if config.remove_immediate_repeats:
         log = apply(log, filters.immediate_repeat_mask(log), "immediate repeats", report)
     if config.truncate_length is not None:
@@ -140,14 +154,39 @@ def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLo
             f"clicks after the first {config.truncate_length} of a session",
             report,
         )
+    return log
+
+
+def _counting_steps(
+    log: ClickLog,
+    config: PipelineConfig,
+    report: Report,
+    counted_sessions: np.ndarray | None = None,
+) -> ClickLog:
+    """Steps 3-4: top items and the length/support filters.
+
+    Args:
+        log: The clicks.
+        config: The pipeline parameters.
+        report: Where each step is recorded.
+        counted_sessions: ``(num_sessions,)`` bool: only these sessions' clicks count towards
+            item support and popularity (``support_scope="train"``); None counts every click.
+    """
+
+    def counted(current: ClickLog) -> np.ndarray | None:
+        return None if counted_sessions is None else counted_sessions[current.session]
+
+    scope = "" if counted_sessions is None else " in the training period"
+    stage = "filter" if counted_sessions is None else "after split"
     if config.top_items is not None:
         log = apply(
             log,
-            filters.top_items_mask(log, config.top_items),
-            f"items outside the {config.top_items:,} most clicked",
+            filters.top_items_mask(log, config.top_items, counted(log)),
+            f"items outside the {config.top_items:,} most clicked{scope}",
             report,
+            stage=stage,
         )
-    support = f"items with support < {config.min_item_support}"
+    support = f"items with support < {config.min_item_support}{scope}"
     if config.iterate_filters:
         length_name = _length_name(config.min_session_length, config.max_session_length)
         iteration = 1
@@ -160,29 +199,126 @@ def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLo
                 ),
                 f"{length_name} (pass {iteration})",
                 report,
+                stage=stage,
             )
             log = apply(
                 log,
-                filters.item_support_mask(log, config.min_item_support),
+                filters.item_support_mask(log, config.min_item_support, counted(log)),
                 f"{support} (pass {iteration})",
                 report,
+                stage=stage,
             )
             if len(log) == rows:
                 break
             iteration += 1
         return log
+    if counted_sessions is None:  # with a training scope this ran before the split
+        log = apply(
+            log,
+            filters.session_length_mask(log, config.min_session_length),
+            f"sessions shorter than {config.min_session_length} (before counting support)",
+            report,
+            stage=stage,
+        )
     log = apply(
         log,
-        filters.session_length_mask(log, config.min_session_length),
-        f"sessions shorter than {config.min_session_length} (before counting support)",
+        filters.item_support_mask(log, config.min_item_support, counted(log)),
+        support,
         report,
+        stage=stage,
     )
-    log = apply(log, filters.item_support_mask(log, config.min_item_support), support, report)
     return apply(
         log,
         filters.session_length_mask(log, config.min_session_length, config.max_session_length),
         _length_name(config.min_session_length, config.max_session_length),
         report,
+        stage=stage,
+    )
+
+
+def filter_log(log: ClickLog, config: PipelineConfig, report: Report) -> ClickLog:
+    """Steps 1-4 of the pipeline, every click counting (``support_scope="all"``)."""
+    return _counting_steps(_session_local_steps(log, config, report), config, report)
+
+
+def _session_dates(log: ClickLog, config: PipelineConfig) -> np.ndarray:
+    """``(num_sessions,)`` the time each session is split and ordered by."""
+    if config.session_time == "raw_last":
+        if log.session_date is None:
+            raise ValueError("session_time='raw_last' needs a log read with session dates")
+        return log.session_date
+    return log.session_end_times()
+
+
+def _split(log: ClickLog, dates: np.ndarray, config: PipelineConfig) -> SplitSessions:
+    present = log.session_lengths() > 0
+    if config.test_seconds is not None:
+        return split_by_time(dates, present, config.test_seconds, config.split_boundary)
+    return split_by_fraction(dates, present, config.test_fraction)
+
+
+def _filter_then_split(
+    log: ClickLog, config: PipelineConfig, report: Report
+) -> tuple[ClickLog, SplitSessions, np.ndarray]:
+    """``support_scope="all"`` (the published recipes): filter, then split what is left."""
+    log = filter_log(log, config, report)
+    dates = _session_dates(log, config)
+    return log, _split(log, dates, config), dates
+
+
+def _split_then_filter(
+    log: ClickLog, config: PipelineConfig, report: Report
+) -> tuple[ClickLog, SplitSessions, np.ndarray]:
+    """``support_scope="train"``: split first, then count support on the training period only.
+
+    The session-local steps and the first length filter run before the split (they use no
+    count over the log); the split then fixes which sessions are train and test; the
+    popularity and support filters count only the training sessions' clicks and apply to
+    every session. A session keeps its side of the split whatever the filters remove.
+    """
+    log = _session_local_steps(log, config, report)
+    log = apply(
+        log,
+        filters.session_length_mask(log, config.min_session_length),
+        f"sessions shorter than {config.min_session_length} (before the split)",
+        report,
+    )
+    split = _split(log, _session_dates(log, config), config)
+    counted_sessions = np.zeros(log.num_sessions, dtype=bool)
+    counted_sessions[split.train] = True
+    before = log
+    log = _counting_steps(log, config, report, counted_sessions)
+    present = log.session_lengths() > 0
+    train, test = split.train[present[split.train]], split.test[present[split.test]]
+    if len(split.test) and not len(test):
+        raise PrepareError(_emptied_test_problem(before, split.test, counted_sessions, config))
+    info = {
+        **split.info,
+        "support_scope": "train",
+        "train_sessions_at_split": len(split.train),
+        "test_sessions_at_split": len(split.test),
+        "train_sessions": len(train),
+        "test_sessions": len(test),
+    }
+    return log, SplitSessions(train=train, test=test, info=info), _session_dates(log, config)
+
+
+def _emptied_test_problem(
+    log: ClickLog, test: np.ndarray, counted_sessions: np.ndarray, config: PipelineConfig
+) -> str:
+    """Why the filters counted on the training period left no test session."""
+    is_test = np.zeros(log.num_sessions, dtype=bool)
+    is_test[test] = True
+    test_rows = is_test[log.session]
+    support = filters.item_counts(log, counted_sessions[log.session])
+    rare = support[log.item[test_rows]] < config.min_item_support
+    return (
+        f"the test split is empty: the filters after the split removed all {len(test)} test "
+        f"sessions; {int(rare.sum())} of their {int(test_rows.sum())} test clicks are on items "
+        f"with support < {config.min_item_support} in the training period (rule: such items "
+        f"are removed, and items not in train have support 0), and sessions shorter than "
+        f"{config.min_session_length} are then dropped; choose a longer test window, check the "
+        "item ids of the test period, or lower --min-item-support"
     )
 
 
@@ -197,20 +333,14 @@ def run_pipeline(
     """Filter, split and renumber ``log``; fill ``report``; return the processed dataset."""
     if config.session_time not in ("end", "raw_last"):
         raise ValueError(f"unknown session_time {config.session_time!r}")
-    log = filter_log(log, config, report)
-    present = log.session_lengths() > 0
-    if config.session_time == "raw_last":
-        if log.session_date is None:
-            raise ValueError("session_time='raw_last' needs a log read with session dates")
-        dates = log.session_date
-    else:
-        dates = log.session_end_times()
+    if config.support_scope not in ("all", "train"):
+        raise ValueError(f"unknown support_scope {config.support_scope!r}")
     if (config.test_seconds is None) == (config.test_fraction is None):
         raise ValueError("exactly one of test_seconds and test_fraction must be set")
-    if config.test_seconds is not None:
-        split = split_by_time(dates, present, config.test_seconds, config.split_boundary)
+    if config.support_scope == "train":
+        log, split, dates = _split_then_filter(log, config, report)
     else:
-        split = split_by_fraction(dates, present, config.test_fraction)
+        log, split, dates = _filter_then_split(log, config, report)
     report.split = split.info
     if not len(split.train):
         raise PrepareError(
@@ -236,6 +366,7 @@ def run_pipeline(
     if config.train_tail_fraction is not None:
         train, tail = _train_tail(train, config, report)
         metadata["gcegnn_train_samples"] = tail
+    _check_not_empty(train, test, config, report)
     vocabulary = log.item_values[vocabulary_codes].tolist()
     report.final = {
         "train_sessions": len(train),
@@ -254,6 +385,57 @@ def run_pipeline(
         name=name,
         min_prefix_length=config.min_prefix_length,
         metadata=metadata,
+    )
+
+
+def _check_not_empty(
+    train: Sessions, test: Sessions, config: PipelineConfig, report: Report
+) -> None:
+    """Raise :class:`PrepareError` naming the split left without samples and the rule."""
+    m = config.min_prefix_length
+    rule = (
+        f"with --min-prefix-length {m} a session gives one sample per prefix of length >= {m}, "
+        f"so it needs at least {m + 1} clicks"
+    )
+    if not num_samples(train.lengths, m):
+        raise PrepareError(
+            f"no training sample: the {len(train)} training sessions have at most "
+            f"{int(train.lengths.max(initial=0))} clicks ({rule}); lower --min-prefix-length "
+            "or use longer sessions"
+        )
+    if not len(test):
+        raise PrepareError(_empty_test_problem(report, config))
+    if not num_samples(test.lengths, m):
+        raise PrepareError(
+            f"no test sample: the {len(test)} test sessions have at most "
+            f"{int(test.lengths.max(initial=0))} clicks ({rule}); choose a longer test window "
+            "or lower --min-prefix-length"
+        )
+
+
+def _empty_test_problem(report: Report, config: PipelineConfig) -> str:
+    """Why no test session is left: the step of the report that removed the last ones."""
+    unseen = next(s for s in report.steps if s["step"] == UNSEEN_STEP)
+    clicks = unseen["rows"] + unseen["rows_removed"]
+    sessions = unseen["sessions"] + unseen["sessions_removed"]
+    where = f"{clicks} test clicks in {sessions} test sessions"
+    if not sessions:
+        return (
+            "the test split is empty: no session is left in the test period after the filters "
+            "(see the report); choose a longer test window or weaker filters"
+        )
+    if not unseen["rows"]:
+        return (
+            f"the test split is empty: all {where} are on items that never appear in the "
+            f"training sessions (rule: {UNSEEN_STEP} are removed); the test period shares no "
+            "item with training: choose a longer test window, or check the item ids of the "
+            "test period"
+        )
+    return (
+        f"the test split is empty: of the {where}, {unseen['rows_removed']} are on items not in "
+        f"train and were removed (rule: {UNSEEN_STEP} are removed), which leaves every test "
+        f"session shorter than {config.test_min_length} (rule: test sessions shorter than "
+        f"{config.test_min_length} after that are dropped); choose a longer test window"
     )
 
 
@@ -279,9 +461,7 @@ def _clean_test(
 
     everything = np.ones(len(items), dtype=bool)
     before = Counts(*counts(everything))
-    report.record_step(
-        "test clicks on items not in train", before, Counts(*counts(seen)), stage="after split"
-    )
+    report.record_step(UNSEEN_STEP, before, Counts(*counts(seen)), stage="after split")
     kept_lengths = np.bincount(session[seen], minlength=len(test_order))
     long_enough = kept_lengths >= config.test_min_length
     final = seen & long_enough[session]

@@ -28,8 +28,15 @@ from datamodules.preprocess.columns import (
     to_seconds,
 )
 from datamodules.preprocess.errors import PrepareError
-from datamodules.preprocess.parquet import is_parquet, read_parquet
+from datamodules.preprocess.parquet import ParquetRows, is_parquet, read_parquet
 from datamodules.preprocess.textfile import TextFile, TextOptions
+from datamodules.preprocess.times import (
+    UNIT_LIMITS,
+    TimePart,
+    check_finite,
+    check_range,
+    decide_unit,
+)
 
 __all__ = ["ColumnSpec", "Encoded", "ReadResult", "TextOptions", "read_log"]
 
@@ -61,6 +68,7 @@ def read_log(
             formats[spec.key] = spec.time_format
     tables: list[pa.Table] = []
     files: list[TextFile | None] = []
+    locators: list[TextFile | ParquetRows] = []
     skipped = 0
     for raw_path in paths:
         path = Path(raw_path)
@@ -71,6 +79,7 @@ def read_log(
         if is_parquet(path):
             table, formats = read_parquet(path, specs, formats)
             files.append(None)
+            locators.append(ParquetRows(path, table))
         else:
             text_file = TextFile(path, specs, text)
             for spec in specs:
@@ -79,6 +88,7 @@ def read_log(
             table, bad = text_file.read(formats)
             skipped += bad
             files.append(text_file)
+            locators.append(text_file)
         tables.append(table.select([s.name for s in specs]))
     _check_missing(tables, files, specs, [Path(p) for p in paths])
     columns: dict[str, np.ndarray | Encoded] = {}
@@ -87,6 +97,8 @@ def read_log(
         if spec.kind in ID_KINDS:
             columns[spec.key] = encode(_same_type(parts, spec))
         else:
+            time_parts = [TimePart(part, loc) for part, loc in zip(parts, locators, strict=True)]
+            formats[spec.key] = _check_times(spec, formats.get(spec.key, ""), time_parts)
             time_format = formats.get(spec.key, "")
             seconds = [to_seconds(part, spec, time_format) for part in parts]
             columns[spec.key] = seconds[0] if len(seconds) == 1 else np.concatenate(seconds)
@@ -95,6 +107,22 @@ def read_log(
     del tables
     pa.default_memory_pool().release_unused()  # the parse buffers are no longer needed
     return ReadResult(columns=columns, rows=rows, skipped_rows=skipped, time_formats=formats)
+
+
+def _check_times(spec: ColumnSpec, time_format: str, parts: Sequence[TimePart]) -> str:
+    """Validate a numeric time column (see :mod:`~datamodules.preprocess.times`); return its
+    format, with the unit of an auto-detected column of numbers decided from all its values."""
+    numeric_time = spec.kind == "time" and time_format in UNIT_LIMITS
+    if spec.kind == "number" or numeric_time:
+        check_finite(parts, spec.name)
+    if numeric_time:
+        if spec.time_format not in UNIT_LIMITS:  # auto: seconds or milliseconds?
+            check_range(parts, spec.name, UNIT_LIMITS["unix_ms"], "auto")
+            time_format = decide_unit(parts, spec.name)
+        check_range(parts, spec.name, UNIT_LIMITS[time_format], time_format)
+    elif spec.limit is not None and spec.kind in ("number", "int"):
+        check_range(parts, spec.name, spec.limit, "the log's time unit")
+    return time_format
 
 
 def _same_type(parts: Sequence[pa.ChunkedArray], spec: ColumnSpec) -> pa.ChunkedArray:

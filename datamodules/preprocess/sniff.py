@@ -7,6 +7,7 @@ delimiter, missing column, headerless file) into one located :class:`PrepareErro
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Sequence
@@ -23,8 +24,7 @@ _ISO = re.compile(
     r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
 _ZONE = re.compile(r"(Z|[+-]\d{2}:?\d{2})\s*$")
-#: Unix times above this are taken as milliseconds (1e11 s is the year 5138).
-MILLISECONDS_ABOVE = 1e11
+_NON_FINITE = ("nan", "inf", "infinity")
 
 
 def delimiter_name(delimiter: str) -> str:
@@ -36,18 +36,75 @@ def head_lines(path: Path, max_lines: int = 200) -> list[str]:
     """The first complete lines of ``path`` (at most ``HEAD_BYTES``), without line endings.
 
     Raises:
-        PrepareError: The file is empty.
+        PrepareError: The file is empty, or these first bytes are not UTF-8 (located).
     """
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
         complete = len(head) < HEAD_BYTES
     if not head.strip():
         raise PrepareError("the file is empty (no header and no rows)", path=path, line=1)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if complete or error.start < len(head) - 3:  # not just a character cut at the end
+            raise encoding_error(path, head, error.start) from None
+        text = head[: error.start].decode("utf-8")
+    text = text.lstrip("\ufeff")
     lines = text.splitlines()
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut in the middle
     return [line for line in lines if line][:max_lines]
+
+
+def encoding_error(
+    path: Path, data: bytes, index: int, base: int = 0, line: int = 1, line_start: int = 0
+) -> PrepareError:
+    """The located error for ``data[index]``, a byte that does not decode as UTF-8.
+
+    Args:
+        path: The file.
+        data: Bytes of the file starting at file offset ``base``.
+        index: Index in ``data`` of the bad byte.
+        base: File offset of ``data[0]``.
+        line: Line number at ``data[0]``.
+        line_start: File offset where that line starts.
+    """
+    newlines = data.count(b"\n", 0, index)
+    if newlines:
+        line += newlines
+        line_start = base + data.rfind(b"\n", 0, index) + 1
+    offset = base + index
+    return PrepareError(
+        f"not UTF-8 text: byte 0x{data[index]:02x} at byte {offset - line_start + 1} of the "
+        f"line (file offset {offset}); the file looks Latin-1 or Windows-1252 encoded: convert "
+        "it to UTF-8 first, e.g. `iconv -f latin1 -t utf-8 IN > OUT`",
+        path=path,
+        line=line,
+    )
+
+
+def find_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> PrepareError | None:
+    """The located error for the first byte of ``path`` that is not UTF-8, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    base, line, line_start = 0, 1, 0  # where ``pending + chunk`` starts in the file
+    pending = b""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            data = pending + chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:  # error.start indexes pending + chunk
+                return encoding_error(path, data, error.start, base, line, line_start)
+            if not chunk:
+                return None
+            pending = decoder.getstate()[0]
+            passed = len(data) - len(pending)
+            newlines = data.count(b"\n", 0, passed)
+            if newlines:
+                line += newlines
+                line_start = base + data.rfind(b"\n", 0, passed) + 1
+            base += passed
 
 
 def split_fields(line: str, delimiter: str, quote_char: str | bool = '"') -> list[str]:
@@ -113,8 +170,20 @@ def check_field_count(path: Path, first_line: str, expected: int, delimiter: str
     raise PrepareError(problem, path=path, line=1)
 
 
+def _time_kind(text: str) -> str | None:
+    """``"number"``, ``"iso"`` or None (neither) for one time value."""
+    if _NUMBER.match(text):
+        return "number"
+    if _ISO.match(text):
+        return "iso"
+    return None
+
+
 def detect_time_format(path: Path, values: Sequence[tuple[int, str]], column: str) -> str:
-    """Decide ``unix``, ``unix_ms``, ``iso_utc`` or ``iso_naive`` from sample values.
+    """Decide between numbers (``unix``) and ``iso_utc`` / ``iso_naive`` from sample values.
+
+    Numbers come back as ``unix``: whether they are seconds or milliseconds is decided from
+    the whole column once it is read (:mod:`datamodules.preprocess.times`).
 
     Args:
         path: The file (for the error message).
@@ -122,19 +191,37 @@ def detect_time_format(path: Path, values: Sequence[tuple[int, str]], column: st
         column: The column name (for the error message).
 
     Raises:
-        PrepareError: A sample value is neither a number nor an ISO-8601 date/time.
+        PrepareError: A sample value is neither a finite number nor an ISO-8601 date/time, or
+            the sample mixes both; the message names that value's own line.
     """
     if not values:
         return "unix"
-    if all(_NUMBER.match(text) for _, text in values):
-        return "unix_ms" if max(abs(float(t)) for _, t in values) > MILLISECONDS_ABOVE else "unix"
+    first_line, first_text = values[0]
+    first_kind = _time_kind(first_text)
     for line, text in values:
-        if not _ISO.match(text):
+        kind = _time_kind(text)
+        if kind is None:
+            reason = (
+                "a time must be a finite number"
+                if text.strip().lower().lstrip("+-") in _NON_FINITE
+                else "expected unix seconds or milliseconds or an ISO-8601 date/time; pass "
+                "--time-format (e.g. '%d/%m/%Y %H:%M')"
+            )
             raise PrepareError(
-                f"cannot recognise {text!r} as a time: expected unix seconds or milliseconds "
-                "or an ISO-8601 date/time; pass --time-format (e.g. '%d/%m/%Y %H:%M')",
+                f"cannot recognise {text!r} as a time: {reason}",
                 path=path,
                 line=line,
                 column=column,
             )
-    return "iso_utc" if _ZONE.search(values[0][1]) else "iso_naive"
+        if first_kind is not None and kind != first_kind:
+            names = {"number": "a number (unix time)", "iso": "an ISO-8601 time"}
+            raise PrepareError(
+                f"{text!r} is {names[kind]} but line {first_line} holds {names[first_kind]}: "
+                "one column, one time format",
+                path=path,
+                line=line,
+                column=column,
+            )
+    if first_kind == "number":
+        return "unix"
+    return "iso_utc" if _ZONE.search(first_text) else "iso_naive"

@@ -8,7 +8,8 @@ malformed ones), so every error names the file, the line and the column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from datamodules.preprocess.sniff import (
     check_field_count,
     check_header,
     delimiter_name,
+    find_invalid_utf8,
     guess_delimiter,
     head_lines,
     split_fields,
@@ -54,6 +56,26 @@ class TextOptions:
     skip_bad_rows: bool = False
 
 
+REPEATED_HEADER_HINT = (
+    "files concatenated with their headers? remove the extra header lines, or pass each file "
+    "with its own --input"
+)
+
+
+def _check_unique(path: Path, all_names: Sequence[str], wanted: Sequence[str]) -> None:
+    """Raise a located error if a column to read is named more than once."""
+    for name in wanted:
+        count = list(all_names).count(name)
+        if count > 1:
+            raise PrepareError(
+                f"the column name {name!r} appears {count} times in the header (more than "
+                "once): rename the columns so that each one read has a unique name",
+                path=path,
+                line=1,
+                column=name,
+            )
+
+
 def _non_empty_to_physical(path: Path, wanted: Iterable[int]) -> dict[int, int]:
     """Map pyarrow line numbers (non-empty lines, 1-based) to physical line numbers."""
     wanted_set = set(wanted)
@@ -73,23 +95,31 @@ def _non_empty_to_physical(path: Path, wanted: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def _stream(
+@contextmanager
+def _text_batches(
     text_file: TextFile, columns: Sequence[str], on_bad: Callable[[int], str] | None
-) -> Iterable[pa.RecordBatch]:
-    """Single-threaded batches of ``columns`` as strings.
+) -> Iterator[Iterable[pa.RecordBatch]]:
+    """Batches of ``columns`` as strings, in file order, in a ``with`` block (slow path only).
 
-    ``on_bad(line_number)`` is called for each malformed row (pyarrow's numbering: non-empty
-    lines, 1-based, header included) and returns ``"skip"`` or ``"error"``.
+    ``on_bad(line_number)`` is called for each malformed row, in file order (pyarrow's
+    numbering: non-empty lines, 1-based, header included) and returns ``"skip"`` or
+    ``"error"``. The whole column is read at once: pyarrow's streaming reader calls such a
+    handler from a readahead thread that outlives an early stop and can abort the process at
+    exit ("terminate called without an active exception").
     """
 
     def handle(row: pcsv.InvalidRow) -> str:
         return on_bad(row.number) if on_bad is not None else "error"
 
     read = pcsv.ReadOptions(
-        use_threads=False, column_names=text_file.column_names, block_size=1 << 22
+        use_threads=on_bad is None,  # one thread: the handler sees the rows in order
+        column_names=text_file.column_names,
+        block_size=1 << 22,
     )
     parse = pcsv.ParseOptions(
-        delimiter=text_file.delimiter, quote_char=text_file.quote_char, invalid_row_handler=handle
+        delimiter=text_file.delimiter,
+        quote_char=text_file.quote_char,
+        invalid_row_handler=handle if on_bad is not None else None,
     )
     convert = pcsv.ConvertOptions(
         include_columns=list(columns),
@@ -97,9 +127,10 @@ def _stream(
         null_values=[""],
         strings_can_be_null=True,
     )
-    return pcsv.open_csv(
+    table = pcsv.read_csv(
         text_file.path, read_options=read, parse_options=parse, convert_options=convert
     )
+    yield table.to_batches()
 
 
 class TextFile:
@@ -139,8 +170,22 @@ class TextFile:
                 )
             self.column_names = self.all_names
             self.header_lines = 0
+        _check_unique(path, self.all_names, names)
         data = lines[self.header_lines :]
         self.sample = [(i + 1 + self.header_lines, line) for i, line in enumerate(data)]
+        if header:
+            self._check_no_repeated_header()
+
+    def _check_no_repeated_header(self) -> None:
+        """Raise a located error for a sampled data line that repeats the header."""
+        for line_number, line in self.sample:
+            fields = [f.strip() for f in split_fields(line, self.delimiter, self.quote_char)]
+            if fields == self.all_names:
+                raise PrepareError(
+                    f"a repeated header line ({REPEATED_HEADER_HINT})",
+                    path=self.path,
+                    line=line_number,
+                )
 
     def sample_values(self, name: str) -> list[tuple[int, str]]:
         """``(line, text)`` of the non-empty values of column ``name`` in the first lines."""
@@ -179,6 +224,17 @@ class TextFile:
             )
         except pa.ArrowInvalid as error:
             raise self._locate(error, formats) from None
+        for spec in self.specs:  # integer ids: checked and converted after reading
+            if spec.kind == "int_id":
+                convert_ids = text_converter(spec, "")
+                try:
+                    ids = pa.chunked_array(
+                        [convert_ids(c) for c in table.column(spec.name).chunks], type=pa.int64()
+                    )
+                except pa.ArrowInvalid as error:
+                    raise self._locate_value_safely(spec, "", str(error)) from None
+                index = table.schema.get_field_index(spec.name)
+                table = table.set_column(index, spec.name, ids)
         for spec in self.specs:  # strptime patterns: parsed after reading
             if types[spec.name] == pa.string() and spec.kind == "time":
                 time_format = formats.get(spec.key, "")
@@ -188,7 +244,7 @@ class TextFile:
                         [convert(c) for c in table.column(spec.name).chunks], type=pa.timestamp("s")
                     )
                 except pa.ArrowInvalid as error:
-                    raise self._locate_value(spec, time_format, str(error)) from None
+                    raise self._locate_value_safely(spec, time_format, str(error)) from None
                 index = table.schema.get_field_index(spec.name)
                 table = table.set_column(index, spec.name, parsed)
         return table, skipped[0]
@@ -203,8 +259,9 @@ class TextFile:
             numbers.append(number)
             return "skip"
 
-        for _ in _stream(self, [self.all_names[0]], record):
-            pass
+        with _text_batches(self, [self.all_names[0]], record) as batches:
+            for _ in batches:
+                pass
         return numbers
 
     def _line_of_row(self, row: int) -> int:
@@ -215,8 +272,30 @@ class TextFile:
                 number += 1
         return _non_empty_to_physical(self.path, [number]).get(number, number)
 
+    def _encoding_error(self, message: str) -> PrepareError:
+        """The located error for the first byte that is not UTF-8 (pyarrow names no line)."""
+        located = find_invalid_utf8(self.path)
+        return located or PrepareError(message, path=self.path)
+
+    def _locate_value_safely(
+        self, spec: ColumnSpec, time_format: str, message: str
+    ) -> PrepareError:
+        """:meth:`_locate_value`, or the encoding error that re-reading the file runs into."""
+        try:
+            return self._locate_value(spec, time_format, message)
+        except pa.ArrowInvalid as error:
+            return self._encoding_error(str(error))
+
     def _locate(self, error: pa.ArrowInvalid, formats: dict[str, str]) -> PrepareError:
+        try:
+            return self._locate_unsafe(error, formats)
+        except pa.ArrowInvalid as again:
+            return self._encoding_error(str(again))
+
+    def _locate_unsafe(self, error: pa.ArrowInvalid, formats: dict[str, str]) -> PrepareError:
         message = str(error)
+        if "UTF8" in message or "UTF-8" in message:
+            return self._encoding_error(message)
         if "CSV parse error" in message:
             bad: list[int] = []
 
@@ -225,8 +304,9 @@ class TextFile:
                 return "error"
 
             try:
-                for _ in _stream(self, [self.all_names[0]], first_bad):
-                    pass
+                with _text_batches(self, [self.all_names[0]], first_bad) as batches:
+                    for _ in batches:
+                        pass
             except pa.ArrowInvalid:
                 pass
             detail = message.split(": ", 1)[-1].split("\n")[0]
@@ -247,18 +327,39 @@ class TextFile:
         convert = text_converter(spec, time_format)
         skip = (lambda number: "skip") if self.skip_bad_rows else None
         offset = 0
-        for batch in _stream(self, [spec.name], skip):
-            strings = batch.column(0)
-            index = first_failure(strings, convert)
-            if index is not None:
-                return PrepareError(
-                    f"cannot parse {strings[index].as_py()!r} as {describe(spec, time_format)}",
-                    path=self.path,
-                    line=self._line_of_row(offset + index),
-                    column=spec.name,
-                )
-            offset += len(strings)
+        with _text_batches(self, [spec.name], skip) as batches:
+            for batch in batches:
+                strings = batch.column(0)
+                index = first_failure(strings, convert)
+                if index is not None:
+                    text = strings[index].as_py()
+                    problem = f"cannot parse {text!r} as {describe(spec, time_format)}"
+                    if text.strip() == spec.name:
+                        problem = f"a repeated header line ({REPEATED_HEADER_HINT})"
+                    return PrepareError(
+                        problem,
+                        path=self.path,
+                        line=self._line_of_row(offset + index),
+                        column=spec.name,
+                    )
+                offset += len(strings)
         return PrepareError(message, path=self.path, column=spec.name)
+
+    def where(self, row: int) -> tuple[int, str]:
+        """``(physical line, "line")`` of data row ``row`` (0-based as pyarrow counts rows)."""
+        return self._line_of_row(row), "line"
+
+    def text_at(self, column: str, row: int) -> str:
+        """The text of ``column`` at data row ``row`` as written in the file."""
+        skip = (lambda number: "skip") if self.skip_bad_rows else None
+        offset = 0
+        with _text_batches(self, [column], skip) as batches:
+            for batch in batches:
+                if row < offset + batch.num_rows:
+                    value = batch.column(0)[row - offset].as_py()
+                    return "" if value is None else value
+                offset += batch.num_rows
+        raise IndexError(f"{self.path} has no data row {row}")
 
     def locate_missing(self, spec: ColumnSpec, row: int) -> PrepareError:
         """The error for an empty value in a required column at data row ``row``."""

@@ -115,3 +115,16 @@ def test_byte_order_mark_and_non_utf8_files(tmp_path):
     latin.write_bytes(b"1,2\n3,\xe9\n")
     with pytest.raises(DataError, match=r"latin\.csv, line 2: not UTF-8"):
         read_predict_file(latin)
+
+
+def test_hostile_json_lines_are_malformed_records_not_crashes(tmp_path):
+    path = tmp_path / "sessions.jsonl"
+    path.write_text("[" * 100_000 + "\n" + "[" + "1" * 5000 + "]\n" + '{"session": 3}\n[1]\n')
+    records = read_predict_file(path)
+    assert [r.line for r in records] == [1, 2, 3, 4]
+    assert records[0].error == "malformed line: not valid JSON (nested too deeply)"
+    assert (
+        records[1].error == "malformed line: not valid JSON (a number with more than 4300 digits)"
+    )
+    assert records[2].error == "malformed line: expected a list of item ids, got int"
+    assert records[3].raw_session == [1] and records[3].error is None

@@ -95,3 +95,76 @@ def test_bad_test_pairs(tmp_path, content, expected):
     with pytest.raises(DataError, match=expected) as caught:
         read_test_pairs(path, num_items=5)
     assert str(caught.value).startswith(str(path))
+
+
+_BOMBS = {
+    # a protocol-4 frame announcing 2**62 bytes
+    "frame": b"\x80\x04\x95" + (2**62).to_bytes(8, "little") + b"].",
+    # a memo slot at index 2**31 - 1: the C unpickler would allocate and zero 32 GiB for it
+    "memo": b"\x80\x03]r\xff\xff\xff\x7f.",
+    # bytes / str objects announcing 2**62 bytes
+    "bytes8": b"\x80\x04\x8e" + (2**62).to_bytes(8, "little") + b".",
+    "unicode8": b"\x80\x04\x8d" + (2**62).to_bytes(8, "little") + b".",
+    "binbytes": b"\x80\x03B\xff\xff\xff\x7f.",
+    "list_of_bytes": b"\x80\x03]q\x00(B\xff\xff\xff\x7fe.",
+}
+
+
+def test_pickles_asking_for_huge_memory_are_refused_naming_the_file(tmp_path):
+    """Run in a child under a 3 GiB address-space limit, so a regression cannot take the
+    machine down: each refusal must come before any large allocation."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    paths = []
+    for name, data in sorted(_BOMBS.items()):
+        paths.append(tmp_path / f"{name}.txt")
+        paths[-1].write_bytes(data)
+    code = (
+        "import resource, sys\n"
+        "from datamodules.errors import DataError\n"
+        "from datamodules.pickles import load_pickle\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        load_pickle(path)\n"
+        "        print('LOADED', path)\n"
+        "    except DataError as error:\n"
+        "        print('DataError:', error)\n"
+        "    except BaseException as error:\n"
+        "        print('OTHER', path, type(error).__name__, error)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(paths), done.stdout + done.stderr
+    for path, line in zip(paths, lines, strict=True):
+        assert line.startswith(f"DataError: {path}: "), line
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_binary_protocol_loads(tmp_path, protocol):
+    content = ([[1, 2], (3, 2**40)] * 300, [5, 6])
+    path = tmp_path / "test.txt"
+    path.write_bytes(pickle.dumps(content, protocol=protocol))
+    assert load_pickle(path) == content
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x80\x03K\x01K\x02a.", b"\x80\x03K\x01(K\x02e.", b"\x80\x03)K\x01a.", b"\x80\x03]h\x05."],
+)
+def test_malformed_opcode_sequences_are_data_errors(tmp_path, data):
+    path = tmp_path / "all_train_seq.txt"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="not a valid pickle") as caught:
+        load_pickle(path)
+    assert str(caught.value).startswith(str(path))

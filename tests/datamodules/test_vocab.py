@@ -60,3 +60,29 @@ def test_bad_raw_id_lists():
         Vocabulary.from_raw_ids([7, 8, 7])
     with pytest.raises(ValueError, match="all ints or all strings"):
         Vocabulary.from_raw_ids([7, "8"])
+
+
+def test_integer_ids_in_text_are_strict_ascii_digits():
+    vocabulary = Vocabulary.from_raw_ids([1000, 13, 12, -4])
+    lenient = ["1_000", "+13", "١٢", "１２", "0x0d", "13.0", "1e3", "", " "]
+    ids, unknown = vocabulary.encode([*lenient, " 13 ", "13", "\t12", "-4"])
+    assert ids == [2, 2, 3, 4]
+    assert unknown == lenient
+    identity = Vocabulary.identity(20)
+    assert identity.encode(["+3", "٣", "3", "0x3"]) == ([3], ["+3", "٣", "0x3"])
+
+
+def test_unknown_ids_come_back_in_the_vocabulary_type():
+    """CSV tokens are strings, JSON ids ints: unknown ones are reported alike."""
+    for vocabulary in (Vocabulary.from_raw_ids([5, 6]), Vocabulary.identity(6)):
+        ids, unknown = vocabulary.encode(["7", 8, "x", " 9 ", "-3", "+1", 2**70, str(2**70)])
+        assert ids == []
+        assert unknown == [7, 8, "x", 9, -3, "+1", 2**70, 2**70]
+        assert [type(raw) for raw in unknown] == [int, int, str, int, int, str, int, int]
+    strings = Vocabulary.from_raw_ids(["a", "12"])
+    assert strings.encode([12, "b", 13, " 12"]) == ([2], ["b", "13", " 12"])
+
+
+def test_raw_ids_beyond_64_bits_are_refused():
+    with pytest.raises(ValueError, match="does not fit in 64 bits"):
+        Vocabulary.from_raw_ids([1, 2**70])

@@ -121,8 +121,12 @@ def test_delimiter_and_time_format_detection(tmp_path):
         return detect_time_format(path, list(enumerate(values, start=2)), "t")
 
     assert fmt("1442004589", "1442004759.5") == "unix"
-    assert fmt("1442004589000") == "unix_ms"
+    assert fmt("1442004589000") == "unix"  # seconds or ms: decided from the whole column
     assert fmt("2014-04-07T10:51:09.277Z") == "iso_utc"
     assert fmt("2016-05-09", "2016-05-09 10:00") == "iso_naive"
     with pytest.raises(PrepareError, match="line 3, column 't'"):
         fmt("2016-05-09", "yesterday")
+    with pytest.raises(PrepareError, match=r"line 4, column 't': '2016-05-09' is an ISO"):
+        fmt("1442004589", "1442004590", "2016-05-09")
+    with pytest.raises(PrepareError, match="line 3, column 't': cannot recognise 'nan'"):
+        fmt("1442004589", "nan")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from datamodules.preprocess import gcegnn_export
 from datamodules.preprocess.cli import build_parser, prepare_main
 from datamodules.preprocess.recipes import RECIPES
 from datamodules.processed import read_processed
@@ -59,65 +56,7 @@ def test_processed_round_trip_and_gcegnn_pickles(tmp_path, prepare, unpickle, re
     assert all(isinstance(v, str) for v in dataset.vocabulary)
 
 
-def test_failure_while_writing_leaves_nothing_behind(tmp_path, prepare, monkeypatch):
-    log = make_sessions_log(tmp_path / "log.tsv")
-    calls = []
-    real_dump = pickle.dump
-
-    def failing_dump(obj, handle, protocol=None):
-        calls.append(handle.name)
-        if len(calls) == 2:
-            raise OSError("disk full (simulated)")
-        return real_dump(obj, handle, protocol=protocol)
-
-    monkeypatch.setattr(gcegnn_export.pickle, "dump", failing_dump)
-    target = tmp_path / "out" / "dataset"
-    with pytest.raises(OSError, match="simulated"):
-        prepare_main(
-            ["generic", "--input", str(log), *ARGS, "--id-type", "str", "--test-days", "2",
-             "--format", "gcegnn", "--output", str(target), "--quiet"]
-        )  # fmt: skip
-    assert len(calls) == 2  # the failure came after a pickle had been written
-    assert not target.exists()
-    assert list((tmp_path / "out").iterdir()) == []  # no staging directory left either
-
-
-def test_failure_keeps_the_previous_dataset_intact(tmp_path, prepare, monkeypatch):
-    log = make_sessions_log(tmp_path / "log.tsv")
-    target = tmp_path / "dataset"
-    common = [*ARGS, "--id-type", "str", "--test-days", "2", "--output", str(target)]
-    code, _, first, err = prepare("generic", "--input", str(log), *common)
-    assert code == 0, err
-    before = sorted(p.name for p in target.iterdir())
-
-    monkeypatch.setattr(
-        gcegnn_export.pickle, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("boom"))
-    )
-    with pytest.raises(OSError):
-        prepare_main(["generic", "--input", str(log), *common, "--format", "gcegnn", "--quiet"])
-    assert sorted(p.name for p in target.iterdir()) == before
-    assert read_processed(target).metadata["report"] == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "log.tsv"]
-
-
-def test_existing_dataset_is_replaced_but_other_directories_are_refused(tmp_path, prepare):
-    log = make_sessions_log(tmp_path / "log.tsv")
-    target = tmp_path / "dataset"
-    common = [*ARGS, "--id-type", "str", "--test-days", "2", "--output", str(target)]
-    assert prepare("generic", "--input", str(log), *common)[0] == 0
-    code, _, report, err = prepare(
-        "generic", "--input", str(log), *common, "--min-item-support", "2"
-    )
-    assert code == 0, err
-    assert report["parameters"]["min_item_support"] == 2
-    assert read_processed(target).metadata["report"] == report
-
-    precious = tmp_path / "precious"
-    precious.mkdir()
-    (precious / "notes.txt").write_text("keep me")
-    code, _, _, err = prepare("generic", "--input", str(log), *ARGS, "--output", str(precious))
-    assert code == 2 and "is not a processed dataset" in err
-    assert (precious / "notes.txt").read_text() == "keep me"
+# Destinations, --overwrite and failures while writing: test_prepare_output_dir.py.
 
 
 def test_help_lists_every_recipe_with_its_options(capsys):

@@ -110,6 +110,8 @@ def test_generic_recipe_with_retailrocket_filters(shared_data, prepare, step):
         "7",
         "--min-prefix-length",
         "2",
+        "--support-scope",
+        "all",  # the published rule the recomputation follows
     )
     assert code == 0, err
     assert report["read"]["time_format"] == "unix"

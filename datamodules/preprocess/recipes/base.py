@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import argparse
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +55,28 @@ class Recipe(abc.ABC):
     def delimiter(self, args: argparse.Namespace) -> str | None:
         """The delimiter to read with: ``--delimiter`` or the recipe's default."""
         return args.delimiter if args.delimiter is not None else self.default_delimiter
+
+
+def positive_number(text: str) -> float:
+    """``argparse`` type of durations and windows: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """``argparse`` type of fractions: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:  # also False for NaN
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text!r}")
+    return value
 
 
 def add_filter_arguments(

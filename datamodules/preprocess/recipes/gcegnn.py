@@ -33,9 +33,11 @@ from datamodules.preprocess.recipes.base import (
     Recipe,
     add_filter_arguments,
     counts_of,
+    positive_number,
     rerank,
 )
 from datamodules.preprocess.report import Report
+from datamodules.preprocess.times import SECONDS_LIMIT
 
 
 class _GceGnnSessions(Recipe):
@@ -66,7 +68,7 @@ class _GceGnnSessions(Recipe):
         specs = [
             ColumnSpec("session", "SessionId", "int_id"),
             ColumnSpec("item", "ItemId", "int_id"),
-            ColumnSpec("time", "Time", "number"),
+            ColumnSpec("time", "Time", "number", limit=SECONDS_LIMIT),
         ]
         text = TextOptions(delimiter=self.delimiter(args), skip_bad_rows=args.skip_bad_rows)
         result = read_log(paths, specs, text)
@@ -103,7 +105,7 @@ class Tmall(_GceGnnSessions):
         super().add_arguments(parser)
         parser.add_argument(
             "--test-time",
-            type=float,
+            type=positive_number,
             default=100.0,
             metavar="T",
             help="test = sessions after max Time - T, in Time units (default: %(default)s)",
@@ -133,7 +135,7 @@ class Nowplaying(_GceGnnSessions):
         super().add_arguments(parser)
         parser.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             default=60.0,
             metavar="D",
             help="test = sessions after max Time - D days (default: %(default)s)",

@@ -3,7 +3,8 @@
 Every option maps onto the shared pipeline (:mod:`datamodules.preprocess.pipeline`), so the
 named recipes are expressible here too; for example MTD's RetailRocket filters on an already
 sessionised file are ``--min-session-length 3 --test-days 7 --split-boundary drop
---min-prefix-length 2``.
+--min-prefix-length 2 --support-scope all``. Unlike the published recipes, ``generic`` counts
+item support on the training period only unless ``--support-scope all`` is given.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from datamodules.preprocess.clicks import ClickLog
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
-from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments, counts_of, rerank
+from datamodules.preprocess.recipes.base import (
+    DAY,
+    Recipe,
+    add_filter_arguments,
+    counts_of,
+    open_fraction,
+    positive_number,
+    rerank,
+)
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.sessionize import sessionize_by_gap
 
@@ -49,7 +58,8 @@ class Generic(Recipe):
             "--time-format",
             default="auto",
             metavar="FMT",
-            help="auto (default: numbers are unix seconds, or ms above 1e11; text is ISO-8601), "
+            help="auto (default: numbers are unix seconds, or ms when every value of the column "
+            "is at or above 1e11, mixed is an error; text is ISO-8601), "
             "unix, unix_ms, iso, or a strptime pattern such as '%%d/%%m/%%Y %%H:%%M' "
             "(times without zone are UTC)",
         )
@@ -57,8 +67,8 @@ class Generic(Recipe):
             "--id-type",
             choices=("int", "str"),
             default="int",
-            help="session/user/item ids are integers (default; anything else is an error) or "
-            "arbitrary strings",
+            help="session/user/item ids are integers written in ASCII digits (default; "
+            "anything else, e.g. +13, -5, 1_000 or 0x10, is an error) or arbitrary strings",
         )
         columns.add_argument("--no-header", action="store_true", help="the file has no header line")
         columns.add_argument(
@@ -69,7 +79,7 @@ class Generic(Recipe):
         steps = parser.add_argument_group("sessions and filters")
         steps.add_argument(
             "--session-gap",
-            type=float,
+            type=positive_number,
             default=1800.0,
             metavar="SECONDS",
             help="with --user-column: largest pause inside a session (default: %(default)s)",
@@ -96,6 +106,15 @@ class Generic(Recipe):
             help="drop sessions longer than N after the support filter",
         )
         steps.add_argument(
+            "--support-scope",
+            choices=("train", "all"),
+            default="train",
+            help="which clicks --min-item-support and --top-items count: train (default: only "
+            "the training period's, the split is made first, so no test-period click decides "
+            "what enters the training vocabulary) or all (the whole log before the split, the "
+            "rule of the published recipes)",
+        )
+        steps.add_argument(
             "--iterate-filters",
             action="store_true",
             help="repeat the length and support filters until nothing changes (LESSR)",
@@ -104,16 +123,16 @@ class Generic(Recipe):
         which = split.add_mutually_exclusive_group()
         which.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             metavar="D",
             help="test = sessions ending within D days of the last click (default: 7)",
         )
         which.add_argument(
-            "--test-seconds", type=float, metavar="S", help="as --test-days, in seconds"
+            "--test-seconds", type=positive_number, metavar="S", help="as --test-days, in seconds"
         )
         which.add_argument(
             "--test-fraction",
-            type=float,
+            type=open_fraction,
             metavar="F",
             help="test = the last fraction F of the sessions by end time",
         )
@@ -214,4 +233,5 @@ class Generic(Recipe):
             test_fraction=args.test_fraction,
             split_boundary=args.split_boundary,
             min_prefix_length=args.min_prefix_length,
+            support_scope=args.support_scope,
         )

@@ -28,7 +28,14 @@ import numpy as np
 from datamodules.preprocess.clicks import ClickLog
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
-from datamodules.preprocess.recipes.base import Recipe, add_filter_arguments, counts_of, rerank
+from datamodules.preprocess.recipes.base import (
+    Recipe,
+    add_filter_arguments,
+    counts_of,
+    open_fraction,
+    positive_number,
+    rerank,
+)
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.sessionize import sessionize_by_gap
 
@@ -53,7 +60,7 @@ class LastFM(Recipe):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--session-gap",
-            type=float,
+            type=positive_number,
             default=8 * 3600.0,
             metavar="SECONDS",
             help="largest pause inside a session (default: %(default)s = 8 h)",
@@ -74,7 +81,7 @@ class LastFM(Recipe):
         )
         parser.add_argument(
             "--test-fraction",
-            type=float,
+            type=open_fraction,
             default=0.2,
             metavar="F",
             help="the last F of the sessions by end time are test (default: %(default)s)",

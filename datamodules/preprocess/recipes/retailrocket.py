@@ -33,10 +33,17 @@ from datamodules.preprocess.clicks import ClickLog
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
-from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments, counts_of
+from datamodules.preprocess.recipes.base import (
+    DAY,
+    Recipe,
+    add_filter_arguments,
+    counts_of,
+    positive_number,
+)
 from datamodules.preprocess.report import Report
 from datamodules.preprocess.sessionize import sessionize_by_gap
 from datamodules.preprocess.sniff import guess_delimiter, head_lines, split_fields
+from datamodules.preprocess.times import MILLISECONDS_LIMIT, SECONDS_LIMIT
 
 RAW_COLUMNS = ("timestamp", "visitorid", "event", "itemid")
 SESSIONISED_COLUMNS = ("timestamp", "item_id", "session_id")
@@ -59,7 +66,7 @@ class RetailRocket(Recipe):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--session-gap",
-            type=float,
+            type=positive_number,
             default=1800.0,
             metavar="SECONDS",
             help="largest pause inside a session (default: %(default)s)",
@@ -71,7 +78,7 @@ class RetailRocket(Recipe):
         )
         parser.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             default=7.0,
             metavar="D",
             help="test = sessions after max time - D days (default: %(default)s)",
@@ -100,7 +107,7 @@ class RetailRocket(Recipe):
         specs = [
             ColumnSpec("session", "session_id", "int_id"),
             ColumnSpec("item", "item_id", "int_id"),
-            ColumnSpec("time", "timestamp", "number"),
+            ColumnSpec("time", "timestamp", "number", limit=SECONDS_LIMIT),
         ]
         result = read_log(paths, specs, text)
         session, item = result.columns["session"], result.columns["item"]
@@ -113,7 +120,7 @@ class RetailRocket(Recipe):
         self, paths: Sequence[Path], args: argparse.Namespace, text: TextOptions, report: Report
     ) -> ClickLog:
         specs = [
-            ColumnSpec("time", "timestamp", "int"),
+            ColumnSpec("time", "timestamp", "int", limit=MILLISECONDS_LIMIT),
             ColumnSpec("visitor", "visitorid", "int_id"),
             ColumnSpec("event", "event", "label"),
             ColumnSpec("item", "itemid", "int_id"),

@@ -34,7 +34,7 @@ from datamodules.preprocess.clicks import ClickLog
 from datamodules.preprocess.errors import PrepareError
 from datamodules.preprocess.pipeline import PipelineConfig
 from datamodules.preprocess.readers import ColumnSpec, TextOptions, read_log
-from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments
+from datamodules.preprocess.recipes.base import DAY, Recipe, add_filter_arguments, positive_number
 from datamodules.preprocess.report import Report
 
 SOURCE = "SR-GNN datasets/preprocess.py (github.com/CRIPAC-DIG/SR-GNN, Wu et al., AAAI 2019)"
@@ -55,7 +55,7 @@ class Diginetica(Recipe):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             default=7.0,
             metavar="D",
             help="test = sessions dated after max date - D days (default: %(default)s)",
@@ -113,7 +113,7 @@ class Yoochoose(Recipe):
         )
         parser.add_argument(
             "--test-days",
-            type=float,
+            type=positive_number,
             default=1.0,
             metavar="D",
             help="test = sessions after max date - D days (default: %(default)s)",
