@@ -211,7 +211,9 @@ class DMIGNNNet(nn.Module):
             readout_bias=readout_bias,
         )
         self.scorer = InterestScorer(scoring, chunk_size=scoring_chunk_size)
-        self._candidate_cache: tuple[tuple, Tensor] | None = None
+        #: ``(copy of the embedding weights, their normalised candidate rows)``, see
+        #: :meth:`candidate_embeddings`.
+        self._candidate_cache: tuple[Tensor, Tensor] | None = None
         self.register_buffer(
             "global_neighbors", torch.zeros(num_items + 1, num_neighbors, dtype=torch.int64)
         )
@@ -358,18 +360,31 @@ class DMIGNNNet(nn.Module):
         """The embeddings ``x_j`` of the candidate items ``1..N``, shape ``(N, d)``.
 
         L2-normalised when ``normalize_embeddings``. Without autograd (evaluation, serving) the
-        normalised table is cached until the embedding weights change, so a single-session
-        ``recommend`` does not re-normalise the whole catalogue. Row ``j - 1`` is item ``j``.
+        normalised table is cached, with a copy of the weights it was computed from; it is
+        reused only while the weights equal that copy exactly. The version counter alone is
+        not enough: edits through ``weight.data`` (``weight.data.copy_(...)``) do not bump it.
+        Row ``j - 1`` is item ``j``.
         """
         weight = self.embedding.weight
         if not self.normalize_embeddings:
             return weight[1:]
         if torch.is_grad_enabled() and weight.requires_grad:
             return F.normalize(weight[1:], p=2.0, dim=-1)
-        key = (weight._version, weight.data_ptr(), weight.device, weight.dtype)
-        if self._candidate_cache is None or self._candidate_cache[0] != key:
-            self._candidate_cache = (key, F.normalize(weight[1:].detach(), p=2.0, dim=-1))
-        return self._candidate_cache[1]
+        current = weight.detach()
+        cache = self._candidate_cache
+        if cache is not None:
+            source, normalised = cache
+            same = (
+                source.shape == current.shape
+                and source.dtype == current.dtype
+                and source.device == current.device
+                and torch.equal(source, current)
+            )
+            if same:
+                return normalised
+        normalised = F.normalize(current[1:], p=2.0, dim=-1)
+        self._candidate_cache = (current.clone(), normalised)
+        return normalised
 
     def score(self, interests: Tensor) -> Tensor:
         """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``.
