@@ -32,9 +32,9 @@ _PADDING_KEY = torch.iinfo(torch.int64).max
 DEFAULT_MAX_LEN = 200
 
 #: Default budget of session-graph cells (``B x L x L``) per model pass. The model's local
-#: attention holds several ``B x L x L`` float tensors: about 62 bytes per cell in an
-#: evaluation pass and 134 in a training step (measured, README "Memory"), so 2**23 cells
-#: bound an evaluation pass near 0.5 GB; a batch of 100 prefixes of 200 clicks (4M cells) fits.
+#: attention holds several ``B x L x L`` float tensors (about 62 bytes per cell in an evaluation
+#: pass, measured; README "Memory"), so 2**23 cells keep one evaluation pass near 1 GB, and a
+#: batch of 100 prefixes of 200 clicks (4M cells) runs in one pass.
 DEFAULT_MAX_BATCH_CELLS = 2**23
 
 

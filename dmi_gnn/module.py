@@ -111,8 +111,8 @@ class DMIGNN(L.LightningModule):
         max_batch_cells: largest ``B * L * L`` (session-graph cells) run in one pass at
             evaluation, prediction and ``recommend``; larger batches are split into
             sub-batches with the same results. The local attention holds several ``B x L x L``
-            float tensors (about 62 bytes per cell at evaluation, 134 in a training step, both
-            measured), so the default 2**23 bounds an evaluation pass near 0.5 GB. Training
+            float tensors (about 62 bytes per cell in an evaluation pass, measured); with the
+            default 2**23 one evaluation pass stays near 1 GB (README, "Memory"). Training
             batches are not split (a warning says when
             ``batch_size * max_session_length**2`` exceeds it).
         metric_ks: the K values of the ranking metrics.
@@ -347,14 +347,13 @@ class DMIGNN(L.LightningModule):
         cells = None if batch_size is None else batch_size * self.hparams.max_session_length**2
         if cells is not None and cells > self.hparams.max_batch_cells:
             log.warning(
-                "a training batch may hold %d x %d x %d = %d session-graph cells (about %.1f GB "
-                "in a training step), more than max_batch_cells=%d; training batches are not "
-                "split: lower --data.batch_size or --model.max_session_length if memory runs out",
+                "a training batch may hold %d x %d x %d = %d session-graph cells, more than "
+                "max_batch_cells=%d; training batches are not split: lower --data.batch_size "
+                "or --model.max_session_length if memory runs out",
                 batch_size,
                 self.hparams.max_session_length,
                 self.hparams.max_session_length,
                 cells,
-                cells * 134 / 1e9,
                 self.hparams.max_batch_cells,
             )
 

