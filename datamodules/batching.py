@@ -8,6 +8,12 @@ The session graph follows the reference ``utils.py`` (``Data.__getitem__``) and 
 ``b``'s row gets ``a`` as a predecessor and ``a``'s row gets ``b`` as a successor. Which pairs
 exist does not depend on the walk order, so the codes are ``2`` (predecessor only), ``3``
 (successor only) or ``4`` (both), plus ``1`` on the diagonal of every real node.
+
+Memory is bounded by the batch, never by the longest session: prefixes are cut to their
+``max_len`` most recent clicks (:data:`DEFAULT_MAX_LEN` unless told otherwise) and
+:func:`split_batch` / :func:`sub_batch_bounds` cut a batch whose session graphs hold more than
+a budget of ``B x L x L`` cells into consecutive sub-batches (the local attention of the model
+allocates several ``B x L x L`` float tensors).
 """
 
 from __future__ import annotations
@@ -19,6 +25,17 @@ import torch
 from datamodules.batch import EDGE_IN, EDGE_IN_OUT, EDGE_OUT, EDGE_SELF, SessionBatch
 
 _PADDING_KEY = torch.iinfo(torch.int64).max
+
+#: Default maximum prefix length: the rows of the model's reversed position table (200).
+#: Positions past the table share its last row, so older clicks add little; the cap bounds a
+#: batch's session graphs to ``B x 200 x 200`` cells whatever the input.
+DEFAULT_MAX_LEN = 200
+
+#: Default budget of session-graph cells (``B x L x L``) per model pass. The model's local
+#: attention holds several ``B x L x L`` float tensors (about 62 bytes per cell in an evaluation
+#: pass, measured; README "Memory"), so 2**23 cells keep one evaluation pass near 1 GB, and a
+#: batch of 100 prefixes of 200 clicks (4M cells) runs in one pass.
+DEFAULT_MAX_BATCH_CELLS = 2**23
 
 
 def gather_reversed_prefixes(
@@ -154,3 +171,92 @@ def collate_sessions(
             raise ValueError(f"{len(target_tensor)} targets for {len(sessions)} sessions")
     starts = lengths.cumsum(0) - lengths
     return make_batch(flat, starts, lengths, target_tensor, max_len)
+
+
+def truncate_batch(batch: SessionBatch, max_len: int) -> SessionBatch:
+    """``batch`` with every prefix cut to its ``max_len`` most recent clicks.
+
+    The result equals building the batch with ``max_len`` in the first place (the session
+    graphs are rebuilt from the kept clicks). A batch no wider than ``max_len`` is returned as
+    it is.
+
+    Shapes:
+        batch: padded to ``L``; result: padded to ``min(L, max_len)``.
+    """
+    if batch.max_length <= max_len:
+        return batch
+    items, mask = batch.items[:, :max_len], batch.mask[:, :max_len]  # most recent first
+    width = int(mask.sum(dim=1).max())
+    items, mask = items[:, :width], mask[:, :width]
+    nodes, node_mask, alias, adjacency = session_graph(items, mask)
+    return SessionBatch(
+        items=items,
+        mask=mask,
+        lengths=mask.sum(dim=1),
+        nodes=nodes,
+        node_mask=node_mask,
+        alias=alias,
+        adjacency=adjacency,
+        targets=batch.targets,
+    )
+
+
+def sub_batch_bounds(
+    lengths: Sequence[int] | torch.Tensor, max_cells: int
+) -> list[tuple[int, int]]:
+    """Consecutive ``[start, end)`` ranges of rows whose session graphs fit ``max_cells``.
+
+    A range of ``n`` rows whose longest length is ``m`` holds ``n * m * m`` graph cells; ranges
+    are grown greedily, in order, while they fit. A single row longer than ``sqrt(max_cells)``
+    gets a range of its own (rows are never cut further: cutting is ``max_len``'s job).
+
+    Args:
+        lengths: the (already cut) length of each row.
+        max_cells: the budget of ``B x L x L`` cells per range (>= 1).
+
+    Returns:
+        The ranges, covering ``0..len(lengths)`` in order; one range when everything fits.
+    """
+    sizes = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
+    if not sizes:
+        return []
+    if len(sizes) * max(sizes) ** 2 <= max_cells:
+        return [(0, len(sizes))]
+    bounds, start, longest = [], 0, 0
+    for row, size in enumerate(sizes):
+        wider = max(longest, size)
+        if row > start and (row + 1 - start) * wider * wider > max_cells:
+            bounds.append((start, row))
+            start, wider = row, size
+        longest = wider
+    bounds.append((start, len(sizes)))
+    return bounds
+
+
+def slice_batch(batch: SessionBatch, start: int, end: int) -> SessionBatch:
+    """Rows ``start:end`` of ``batch``, padded to their own longest prefix."""
+    lengths = batch.lengths[start:end]
+    width = int(lengths.max()) if lengths.numel() else 0
+    return SessionBatch(
+        items=batch.items[start:end, :width],
+        mask=batch.mask[start:end, :width],
+        lengths=lengths,
+        nodes=batch.nodes[start:end, :width],
+        node_mask=batch.node_mask[start:end, :width],
+        alias=batch.alias[start:end, :width],
+        adjacency=batch.adjacency[start:end, :width, :width],
+        targets=batch.targets[start:end],
+    )
+
+
+def split_batch(batch: SessionBatch, max_cells: int) -> list[SessionBatch]:
+    """``batch`` as consecutive sub-batches of at most ``max_cells`` graph cells each.
+
+    Each sub-batch is padded to its own longest prefix; padding is masked everywhere, so a
+    model gives every row the same result in a sub-batch as in the whole batch (up to float
+    rounding of differently sized kernels). A batch that fits is returned alone, unchanged.
+    """
+    bounds = sub_batch_bounds(batch.lengths, max_cells)
+    if len(bounds) <= 1:
+        return [batch]
+    return [slice_batch(batch, start, end) for start, end in bounds]

@@ -20,6 +20,12 @@ Protocols:
   **test** set every epoch (``val_dataloader`` serves test). Only for comparing with the paper;
   :attr:`SessionDataModule.evaluation_split` says which split ``val_dataloader`` holds.
 
+Maximum prefix length: the model's (``DMIGNN(max_session_length=...)``, saved in its
+checkpoint) is the source of truth. ``max_len=None`` (the default) takes it from the model when
+one calls :meth:`SessionDataModule.use_model_max_len` (``DMIGNN.setup`` does), else
+:data:`~datamodules.batching.DEFAULT_MAX_LEN`; an explicit ``max_len`` must equal the model's.
+Each split logs how many prefixes the cut shortens when its dataloader is made.
+
 Prepared arrays are cached in ``<cache_dir or data_dir/.cache>/<name>-<key>.npz``, keyed by the
 inputs' sha256 and the options that change the content (see :mod:`datamodules.cache`).
 """
@@ -37,6 +43,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
+from datamodules.batching import DEFAULT_MAX_LEN
 from datamodules.cache import cache_key, cache_path, load_prepared, save_prepared
 from datamodules.graph import GlobalGraph
 from datamodules.loading import SampleDataset, keep_batch
@@ -82,7 +89,9 @@ class SessionDataModule(LightningDataModule):
             default 0.1 under "validation"; must be unset or 0 under "paper".
         batch_size: training batch size.
         eval_batch_size: validation/test/predict batch size (default: ``batch_size``).
-        max_len: keep only the most recent ``max_len`` clicks of longer prefixes (None: all).
+        max_len: keep only the most recent ``max_len`` clicks of longer prefixes. None: the
+            model's maximum length (see :meth:`use_model_max_len`), else ``DEFAULT_MAX_LEN``
+            (200); an explicit value must equal the model's.
         graph_window: largest distance of a co-occurring pair in the global graph.
         graph_top_k: neighbours kept per item in the global graph.
         num_workers: DataLoader worker processes.
@@ -183,6 +192,9 @@ class SessionDataModule(LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.max_len = max_len
+        #: The attached model's maximum prefix length (set by :meth:`use_model_max_len`).
+        self.model_max_len: int | None = None
+        self._reported_cuts: set[tuple[str, int]] = set()
         self.graph_window = graph_window
         self.graph_top_k = graph_top_k
         self.num_workers = num_workers
@@ -263,9 +275,9 @@ class SessionDataModule(LightningDataModule):
             return
         data = self._ensure_loaded()
         if self.train_dataset is None:
-            self.train_dataset = SampleDataset(data.train, self.max_len)
-            self.val_dataset = SampleDataset(data.val, self.max_len)
-            self.test_dataset = SampleDataset(data.test, self.max_len)
+            self.train_dataset = SampleDataset(data.train, self.effective_max_len)
+            self.val_dataset = SampleDataset(data.val, self.effective_max_len)
+            self.test_dataset = SampleDataset(data.test, self.effective_max_len)
         if stage is None and self.predict_file is not None:
             self._setup_predict()
 
@@ -276,6 +288,51 @@ class SessionDataModule(LightningDataModule):
         self.predict_dataset = PredictRecords(self.predict_records)
 
     # -------------------------------------------------------------------------- exposed state
+
+    @property
+    def effective_max_len(self) -> int:
+        """The cut applied to every prefix: the model's, else ``max_len``, else the default."""
+        if self.model_max_len is not None:
+            return self.model_max_len
+        return self.max_len if self.max_len is not None else DEFAULT_MAX_LEN
+
+    def use_model_max_len(self, model_max_len: int) -> None:
+        """Cut prefixes at the model's maximum length (the model is the source of truth).
+
+        Raises:
+            ValueError: ``max_len`` was set explicitly to another value.
+        """
+        _require_int("the model's max_session_length", model_max_len, 1)
+        if self.max_len is not None and self.max_len != model_max_len:
+            raise ValueError(
+                f"data max_len={self.max_len} disagrees with the model's "
+                f"max_session_length={model_max_len}: the model's maximum session length is "
+                "the one that counts (it is saved in the checkpoint and used by predict and "
+                "recommend). Leave "
+                "--data.max_len unset, or train a new model with "
+                f"--model.max_session_length {self.max_len}"
+            )
+        self.model_max_len = model_max_len
+
+    def _report_cut(self, name: str, dataset: SampleDataset, max_len: int) -> None:
+        """Log, once per split and length, how many prefixes the cut at ``max_len`` shortens."""
+        if (name, max_len) in self._reported_cuts or len(dataset) == 0:
+            return
+        self._reported_cuts.add((name, max_len))
+        prefixes, sessions = dataset.count_longer(max_len)
+        if prefixes:
+            logger.warning(
+                "%s: %d of %d prefixes (in %d session(s)) are longer than max_len=%d; they "
+                "keep their %d most recent clicks",
+                name,
+                prefixes,
+                len(dataset),
+                sessions,
+                max_len,
+                max_len,
+            )
+        else:
+            logger.info("%s: no prefix is longer than max_len=%d", name, max_len)
 
     @property
     def shuffle_seed(self) -> int:
@@ -340,9 +397,13 @@ class SessionDataModule(LightningDataModule):
 
     # ---------------------------------------------------------------------------- dataloaders
 
-    def _loader(self, dataset: SampleDataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: SampleDataset | None, batch_size: int, shuffle: bool, name: str
+    ) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        dataset.max_len = self.effective_max_len
+        self._report_cut(name, dataset, dataset.max_len)
         if shuffle:
             sampler = training_sampler(dataset, self.shuffle_seed)
         else:
@@ -358,16 +419,17 @@ class SessionDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Training prefixes, shuffled by ``(seed, epoch)`` (reproducible after a resume)."""
-        return self._loader(self.train_dataset, self.batch_size, shuffle=True)
+        return self._loader(self.train_dataset, self.batch_size, shuffle=True, name="train")
 
     def val_dataloader(self) -> DataLoader:
         """Validation prefixes, or the test set under the paper protocol (empty if none)."""
-        dataset = self.test_dataset if self.protocol == "paper" else self.val_dataset
-        return self._loader(dataset, self.eval_batch_size, shuffle=False)
+        if self.protocol == "paper":
+            return self._loader(self.test_dataset, self.eval_batch_size, False, name="test")
+        return self._loader(self.val_dataset, self.eval_batch_size, False, name="val")
 
     def test_dataloader(self) -> DataLoader:
         """Test samples, in file order."""
-        return self._loader(self.test_dataset, self.eval_batch_size, shuffle=False)
+        return self._loader(self.test_dataset, self.eval_batch_size, False, name="test")
 
     def predict_dataloader(self) -> DataLoader:
         """Every line of ``predict_file`` as a :class:`PredictRecord`, in file order."""

@@ -36,6 +36,15 @@ class SampleDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
+    def count_longer(self, max_len: int) -> tuple[int, int]:
+        """``(prefixes, sessions)`` longer than ``max_len`` (the ones a cut shortens).
+
+        Prefixes of one session share its clicks in ``flat`` (and so their start), so the
+        sessions are the distinct starts of those prefixes.
+        """
+        longer = self.lengths > max_len
+        return int(longer.sum()), int(self.starts[longer].unique().numel())
+
     def __getitems__(self, indices: Sequence[int]) -> SessionBatch:
         """The batch of samples ``indices`` (in that order)."""
         index = torch.as_tensor(indices, dtype=torch.int64)

@@ -121,6 +121,8 @@ RULES: dict[str, Check] = {
     "top_k": _integer(1),
     "metric_ks": _metric_ks,
     "neighbor_seed": _integer(0),
+    "max_session_length": _integer(1),
+    "max_batch_cells": _integer(1),
 }
 
 

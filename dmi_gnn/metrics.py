@@ -45,6 +45,7 @@ __all__ = [
     "HitRate",
     "RankingMetrics",
     "SampleCount",
+    "SampleMean",
     "pessimistic_rank",
 ]
 
@@ -247,6 +248,37 @@ class SampleCount(Metric):
     def compute(self) -> Tensor:
         """The count, as int64."""
         return self.count.clone()
+
+
+class SampleMean(Metric):
+    """The mean of per-sample values (e.g. losses), exact across batches and processes.
+
+    States are the sum of the values and their count, both reduced with ``sum``, so under DDP
+    the result is the mean over every sample of every rank (not a mean of per-rank means, which
+    weights a rank's samples by ``1 / its count``). A NaN value makes the mean NaN.
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+
+    total: Tensor
+    count: Tensor
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("total", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, values: Tensor) -> None:
+        """Add the per-sample ``values`` ``(B,)``."""
+        values = values.detach()
+        self.total += values.sum().to(self.total.dtype)
+        self.count += values.numel()
+
+    def compute(self) -> Tensor:
+        """``sum / count`` (NaN when nothing was added)."""
+        return self.total / self.count
 
 
 class RankingMetrics(nn.Module):

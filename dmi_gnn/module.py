@@ -21,7 +21,14 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from datamodules.batch import SessionBatch
-from datamodules.batching import collate_sessions
+from datamodules.batching import (
+    DEFAULT_MAX_BATCH_CELLS,
+    DEFAULT_MAX_LEN,
+    collate_sessions,
+    split_batch,
+    sub_batch_bounds,
+    truncate_batch,
+)
 from datamodules.graph import GlobalGraph, fill_neighbors_with_replacement
 from datamodules.vocab import Vocabulary
 from dmi_gnn import data_identity
@@ -29,7 +36,7 @@ from dmi_gnn.checkpoints import load_checkpoint
 from dmi_gnn.errors import CheckpointError, DataMismatchError
 from dmi_gnn.hparams import validate_hyperparameters
 from dmi_gnn.losses import interest_regularizer
-from dmi_gnn.metrics import RankingMetrics
+from dmi_gnn.metrics import RankingMetrics, SampleMean
 from dmi_gnn.nn import DMIGNNNet
 from dmi_gnn.semantics import resolve_semantics
 
@@ -102,6 +109,17 @@ class DMIGNN(L.LightningModule):
         lr_step: epochs between learning-rate decays (StepLR); 0 disables the schedule.
         lr_gamma: learning-rate decay factor.
         top_k: number of items returned by ``predict_step`` and ``recommend``.
+        max_session_length: the longest prefix the model reads: training, evaluation,
+            ``predict_step``, ``recommend`` and ``inspect_interests`` keep its most recent clicks
+            of longer sessions. Saved in the checkpoint; the datamodule follows it (an
+            explicit ``--data.max_len`` must agree). Default 200, the position table's rows.
+        max_batch_cells: largest ``B * L * L`` (session-graph cells) run in one pass at
+            evaluation, prediction and ``recommend``; larger batches are split into
+            sub-batches with the same results. The local attention holds several ``B x L x L``
+            float tensors (about 62 bytes per cell in an evaluation pass, measured); with the
+            default 2**23 one evaluation pass stays near 1 GB (README, "Memory"). Training
+            batches are not split (a warning says when
+            ``batch_size * max_session_length**2`` exceeds it).
         metric_ks: the K values of the ranking metrics.
         neighbor_seed: seed of the with-replacement neighbour filling (``resampled``).
     """
@@ -141,6 +159,8 @@ class DMIGNN(L.LightningModule):
         top_k: int = 20,
         metric_ks: Sequence[int] = (10, 20),
         neighbor_seed: int = 2024,
+        max_session_length: int = DEFAULT_MAX_LEN,
+        max_batch_cells: int = DEFAULT_MAX_BATCH_CELLS,
     ) -> None:
         super().__init__()
         validate_hyperparameters(locals())
@@ -182,7 +202,11 @@ class DMIGNN(L.LightningModule):
         self.test_metrics = RankingMetrics(
             ks=ks, num_items=num_items, prefix="test/", validate_args=False
         )
+        self.val_loss = SampleMean()
+        self.test_loss = SampleMean()
         self._eval_prefix = "val"
+        #: Sessions of the current predict run longer than ``max_session_length`` (logged).
+        self._predict_cut = [0, 0]
         #: K of ``predict_step`` when set (the prediction writer's ``top_k``); else ``top_k``.
         self.predict_k: int | None = None
         #: The data the weights were trained on (see :mod:`dmi_gnn.data_identity`).
@@ -198,6 +222,9 @@ class DMIGNN(L.LightningModule):
         uses nothing from the datamodule but the sessions.
         """
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if datamodule is not None and hasattr(datamodule, "use_model_max_len"):
+            # The model's length wins; an explicit, different --data.max_len is an error.
+            datamodule.use_model_max_len(self.hparams.max_session_length)
         if datamodule is None or stage == "predict":
             return
         if datamodule.num_items != self.hparams.num_items:
@@ -322,8 +349,16 @@ class DMIGNN(L.LightningModule):
         )
         return cross_entropy + regularizer, cross_entropy, regularizer
 
+    def _cut(self, batch: SessionBatch) -> SessionBatch:
+        """``batch`` cut to ``max_session_length`` (the datamodule's batches already are)."""
+        return truncate_batch(batch, self.hparams.max_session_length)
+
+    def _sub_batches(self, batch: SessionBatch) -> list[SessionBatch]:
+        """``batch`` cut to ``max_session_length``, in sub-batches of ``max_batch_cells``."""
+        return split_batch(self._cut(batch), self.hparams.max_batch_cells)
+
     def training_step(self, batch: SessionBatch, batch_idx: int) -> Tensor:
-        total, cross_entropy, regularizer = self.loss(batch)
+        total, cross_entropy, regularizer = self.loss(self._cut(batch))
         size = batch.batch_size
         self.log("train/loss", total, prog_bar=True, batch_size=size)
         self.log("train/ce", cross_entropy, batch_size=size)
@@ -333,15 +368,32 @@ class DMIGNN(L.LightningModule):
     def on_train_start(self) -> None:
         # The sanity check must not leak into the first epoch's validation metrics.
         self.val_metrics.reset()
+        self.val_loss.reset()
+        batch_size = getattr(getattr(self.trainer, "datamodule", None), "batch_size", None)
+        cells = None if batch_size is None else batch_size * self.hparams.max_session_length**2
+        if cells is not None and cells > self.hparams.max_batch_cells:
+            log.warning(
+                "a training batch may hold %d x %d x %d = %d session-graph cells, more than "
+                "max_batch_cells=%d; training batches are not split: lower --data.batch_size "
+                "or --model.max_session_length if memory runs out",
+                batch_size,
+                self.hparams.max_session_length,
+                self.hparams.max_session_length,
+                cells,
+                self.hparams.max_batch_cells,
+            )
 
     # ----------------------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: SessionBatch, metrics: RankingMetrics, prefix: str) -> None:
-        output = self.net(batch)
-        loss = F.cross_entropy(output.scores, batch.targets - 1)
-        self.log(f"{prefix}/loss", loss, batch_size=batch.batch_size, sync_dist=True)
-        metrics.update(output.scores, batch.targets)
+    def _evaluate(self, batch: SessionBatch, metrics: RankingMetrics, loss: SampleMean) -> None:
+        for part in self._sub_batches(batch):
+            scores = self.net(part).scores
+            loss.update(F.cross_entropy(scores, part.targets - 1, reduction="none"))
+            metrics.update(scores, part.targets)
 
-    def _log_metrics(self, metrics: RankingMetrics, prefix: str) -> None:
+    def _log_metrics(self, metrics: RankingMetrics, loss: SampleMean, prefix: str) -> None:
+        # Both are sums and counts reduced across processes: exact under DDP.
+        self.log(f"{prefix}/loss", loss.compute())
+        loss.reset()
         values = metrics.compute()
         for name, value in values.items():
             name = f"{prefix}/{name.split('/', 1)[-1]}"
@@ -349,25 +401,32 @@ class DMIGNN(L.LightningModule):
         metrics.reset()
 
     def validation_step(self, batch: SessionBatch, batch_idx: int) -> None:
-        self._evaluate(batch, self.val_metrics, self._eval_prefix)
+        self._evaluate(batch, self.val_metrics, self.val_loss)
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metrics(self.val_metrics, self._eval_prefix)
+        self._log_metrics(self.val_metrics, self.val_loss, self._eval_prefix)
 
     def test_step(self, batch: SessionBatch, batch_idx: int) -> None:
-        self._evaluate(batch, self.test_metrics, "test")
+        self._evaluate(batch, self.test_metrics, self.test_loss)
 
     def on_test_epoch_end(self) -> None:
-        self._log_metrics(self.test_metrics, "test")
+        self._log_metrics(self.test_metrics, self.test_loss, "test")
 
     # ----------------------------------------------------------------------------- prediction
     @torch.no_grad()
     def top_k_items(self, batch: SessionBatch, k: int | None = None) -> tuple[Tensor, Tensor]:
-        """Model ids ``(B, K)`` (1..N) and scores ``(B, K)`` of the K best items per prefix."""
+        """Model ids ``(B, K)`` (1..N) and scores ``(B, K)`` of the K best items per prefix.
+
+        Prefixes are cut to ``max_session_length`` and the batch is run in sub-batches of at most
+        ``max_batch_cells`` graph cells.
+        """
         k = min(k or self.hparams.top_k, self.hparams.num_items)
-        scores = self.net(batch).scores
-        values, indices = scores.topk(k, dim=1)
-        return indices + 1, values
+        ids, values = [], []
+        for part in self._sub_batches(batch):
+            top = self.net(part).scores.topk(k, dim=1)
+            ids.append(top.indices + 1)
+            values.append(top.values)
+        return torch.cat(ids), torch.cat(values)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
         """Top-K raw item ids and scores, one dict per input session.
@@ -385,9 +444,12 @@ class DMIGNN(L.LightningModule):
                 for row, row_scores in zip(ids.cpu(), scores.cpu().tolist(), strict=True)
             ]
         servable = [record for record in batch if record.error is None]
-        recommendations = iter(
-            self.recommend([record.raw_session for record in servable], self.predict_k)
+        found_all, cut = self._recommend(
+            [record.raw_session for record in servable], self.predict_k
         )
+        self._predict_cut[0] += cut
+        self._predict_cut[1] += len(servable)
+        recommendations = iter(found_all)
         results = []
         for record in batch:
             if record.error is not None:
@@ -402,6 +464,24 @@ class DMIGNN(L.LightningModule):
             results.append(result)
         return results
 
+    def on_predict_epoch_start(self) -> None:
+        self._predict_cut = [0, 0]
+
+    def on_predict_epoch_end(self) -> None:
+        cut, total = self._predict_cut
+        datamodule = getattr(self.trainer, "datamodule", None)
+        source = getattr(datamodule, "predict_file", None) or "predict"
+        if cut:
+            log.warning(
+                "%s: %d of %d sessions hold more than max_session_length=%d known items; "
+                "their %d most recent were used",
+                source,
+                cut,
+                total,
+                self.hparams.max_session_length,
+                self.hparams.max_session_length,
+            )
+
     @torch.no_grad()
     def recommend(
         self, sessions: Sequence[Sequence[Any]], k: int | None = None
@@ -409,12 +489,21 @@ class DMIGNN(L.LightningModule):
         """Recommend the next items for sessions given as lists of raw item ids.
 
         Unknown raw ids are skipped (and reported); a session with no known item gets a
-        :class:`Recommendation` whose ``error`` says so instead of items.
+        :class:`Recommendation` whose ``error`` says so instead of items. A session with more
+        than ``max_session_length`` known items is read from its most recent ones; memory is
+        bounded by ``max_batch_cells`` per pass whatever the number and length of the sessions.
 
         Args:
             sessions: each a chronological list of raw item ids (oldest first).
             k: how many items to return (default: ``top_k``).
         """
+        return self._recommend(sessions, k)[0]
+
+    @torch.no_grad()
+    def _recommend(
+        self, sessions: Sequence[Sequence[Any]], k: int | None = None
+    ) -> tuple[list[Recommendation], int]:
+        """:meth:`recommend`, and how many sessions were cut to ``max_session_length``."""
         was_training = self.training
         self.eval()
         try:
@@ -429,19 +518,29 @@ class DMIGNN(L.LightningModule):
                 else:
                     encoded.append(ids)
                     results.append(Recommendation([], [], unknown))
-            if encoded:
-                batch = collate_sessions(encoded, max_len=None)
-                batch = SessionBatch(*(t.to(self.device) for t in batch))
-                ids, scores = self.top_k_items(batch, k)
-                rows = iter(zip(ids.cpu(), scores.cpu().tolist(), strict=True))
-                for position, result in enumerate(results):
-                    if result.error is None:
-                        row_ids, row_scores = next(rows)
-                        items = self.vocabulary.decode(row_ids)
-                        results[position] = Recommendation(items, row_scores, result.unknown)
-            return results
+            max_len = self.hparams.max_session_length
+            kept = [min(len(ids), max_len) for ids in encoded]
+            rows = iter(self._top_k_in_parts(encoded, kept, k))
+            for position, result in enumerate(results):
+                if result.error is None:
+                    row_ids, row_scores = next(rows)
+                    items = self.vocabulary.decode(row_ids)
+                    results[position] = Recommendation(items, row_scores, result.unknown)
+            return results, sum(len(ids) > max_len for ids in encoded)
         finally:
             self.train(was_training)
+
+    def _top_k_in_parts(
+        self, encoded: list[list[int]], kept: list[int], k: int | None
+    ) -> list[tuple[Tensor, list[float]]]:
+        """Top-K of each encoded session, collated ``max_batch_cells`` at a time."""
+        rows: list[tuple[Tensor, list[float]]] = []
+        for start, end in sub_batch_bounds(kept, self.hparams.max_batch_cells):
+            batch = collate_sessions(encoded[start:end], max_len=self.hparams.max_session_length)
+            batch = SessionBatch(*(t.to(self.device) for t in batch))
+            ids, scores = self.top_k_items(batch, k)
+            rows.extend(zip(ids.cpu(), scores.cpu().tolist(), strict=True))
+        return rows
 
     @torch.no_grad()
     def inspect_interests(self, sessions: Sequence[Sequence[Any]]) -> list[dict[str, Tensor]]:
@@ -450,8 +549,9 @@ class DMIGNN(L.LightningModule):
         The matrices behind the paper's Figure 3. Positions are reversed (0 = most recent).
 
         Returns:
-            One dict per session: ``attention`` ``(l, U)`` over its ``l`` known items and
-            ``similarity`` ``(U, U)`` (cosine of the interest vectors).
+            One dict per session: ``attention`` ``(l, U)`` over its ``l`` known items (at most
+            the ``max_session_length`` most recent) and ``similarity`` ``(U, U)`` (cosine of the
+            interest vectors).
         """
         was_training = self.training
         self.eval()
@@ -462,14 +562,19 @@ class DMIGNN(L.LightningModule):
                 if not ids:
                     raise ValueError(f"session {index} has no item known to the model")
                 encoded.append(ids)
-            batch = collate_sessions(encoded, max_len=None)
-            batch = SessionBatch(*(t.to(self.device) for t in batch))
-            attention, similarity = self.net.inspect(batch)
-            lengths = batch.lengths.tolist()
-            return [
-                {"attention": attention[i, : lengths[i]].cpu(), "similarity": similarity[i].cpu()}
-                for i in range(len(encoded))
-            ]
+            kept = [min(len(ids), self.hparams.max_session_length) for ids in encoded]
+            found = []
+            for start, end in sub_batch_bounds(kept, self.hparams.max_batch_cells):
+                batch = collate_sessions(
+                    encoded[start:end], max_len=self.hparams.max_session_length
+                )
+                batch = SessionBatch(*(t.to(self.device) for t in batch))
+                attention, similarity = self.net.inspect(batch)
+                found.extend(
+                    {"attention": attention[i, :length].cpu(), "similarity": similarity[i].cpu()}
+                    for i, length in enumerate(batch.lengths.tolist())
+                )
+            return found
         finally:
             self.train(was_training)
 

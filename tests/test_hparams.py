@@ -44,6 +44,8 @@ BAD = {
     "readout_bias": [1],
     "use_global": [None],
     "optimizer": ["sgd"],
+    "max_session_length": [0, 2.5],
+    "max_batch_cells": [0, True],
 }
 
 

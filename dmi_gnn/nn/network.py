@@ -39,6 +39,23 @@ def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None
         raise ValueError(f"DMIGNNNet: {name} must be one of {choices}, got {value!r}")
 
 
+def _same_bits(first: Tensor, second: Tensor) -> bool:
+    """Whether two tensors hold exactly the same bytes (same shape, dtype and device).
+
+    Compared as int64 words where the size allows: a memory-bound pass about twice as fast as a
+    float comparison on the CPU (and NaN compares equal to itself, as it should here).
+    """
+    if (first.shape, first.dtype, first.device) != (second.shape, second.dtype, second.device):
+        return False
+    first, second = first.reshape(-1), second.reshape(-1)
+    if (first.numel() * first.element_size()) % 8 == 0:
+        try:
+            return torch.equal(first.view(torch.int64), second.view(torch.int64))
+        except RuntimeError:  # a view that cannot change dtype (unaligned storage)
+            pass
+    return torch.equal(first, second)
+
+
 class DMIGNNNet(nn.Module):
     r"""DMI-GNN (Dynamic Multi-Interest GNN, AAAI 2025) as a plain :class:`torch.nn.Module`.
 
@@ -211,7 +228,9 @@ class DMIGNNNet(nn.Module):
             readout_bias=readout_bias,
         )
         self.scorer = InterestScorer(scoring, chunk_size=scoring_chunk_size)
-        self._candidate_cache: tuple[tuple, Tensor] | None = None
+        #: ``(copy of the embedding weights, their normalised candidate rows)``, see
+        #: :meth:`candidate_embeddings`.
+        self._candidate_cache: tuple[Tensor, Tensor] | None = None
         self.register_buffer(
             "global_neighbors", torch.zeros(num_items + 1, num_neighbors, dtype=torch.int64)
         )
@@ -358,18 +377,24 @@ class DMIGNNNet(nn.Module):
         """The embeddings ``x_j`` of the candidate items ``1..N``, shape ``(N, d)``.
 
         L2-normalised when ``normalize_embeddings``. Without autograd (evaluation, serving) the
-        normalised table is cached until the embedding weights change, so a single-session
-        ``recommend`` does not re-normalise the whole catalogue. Row ``j - 1`` is item ``j``.
+        normalised table is cached, with a copy of the weights it was computed from; it is
+        reused only while the weights equal that copy bit for bit. The version counter alone is
+        not enough: edits through ``weight.data`` (``weight.data.copy_(...)``) do not bump it.
+        The check reads the table once (about 1 ms for Tmall's 40,728 x 100 on one CPU thread,
+        less than normalising it again). Row ``j - 1`` is item ``j``.
         """
         weight = self.embedding.weight
         if not self.normalize_embeddings:
             return weight[1:]
         if torch.is_grad_enabled() and weight.requires_grad:
             return F.normalize(weight[1:], p=2.0, dim=-1)
-        key = (weight._version, weight.data_ptr(), weight.device, weight.dtype)
-        if self._candidate_cache is None or self._candidate_cache[0] != key:
-            self._candidate_cache = (key, F.normalize(weight[1:].detach(), p=2.0, dim=-1))
-        return self._candidate_cache[1]
+        current = weight.detach()
+        cache = self._candidate_cache
+        if cache is not None and _same_bits(cache[0], current):
+            return cache[1]
+        normalised = F.normalize(current[1:], p=2.0, dim=-1)
+        self._candidate_cache = (current.clone(), normalised)
+        return normalised
 
     def score(self, interests: Tensor) -> Tensor:
         """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``.

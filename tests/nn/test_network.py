@@ -272,3 +272,25 @@ def test_evaluation_scores_are_float32_under_bf16_autocast(batch):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         scores = net(batch).scores
     assert scores.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda weight: weight.data.copy_(torch.randn_like(weight)),
+        lambda weight: weight.data.__setitem__(3, 5.0),
+        lambda weight: torch.no_grad()(weight.copy_)(torch.randn_like(weight)),
+    ],
+    ids=["data.copy_", "data[3] = 5", "no_grad copy_"],
+)
+def test_cached_candidates_see_in_place_edits_that_keep_the_version(edit):
+    """``weight.data`` edits do not bump ``weight._version``: the cache must still see them."""
+    net = DMIGNNNet(num_items=20, embedding_dim=8)
+    with torch.no_grad():
+        stale = net.candidate_embeddings().clone()
+    edit(net.embedding.weight)
+    with torch.no_grad():
+        fresh = net.candidate_embeddings()
+    expected = torch.nn.functional.normalize(net.embedding.weight.detach()[1:], dim=-1)
+    torch.testing.assert_close(fresh, expected, rtol=0, atol=0)
+    assert not torch.equal(fresh, stale)
