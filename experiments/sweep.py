@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -37,6 +38,42 @@ def grid(sweep: dict) -> list[dict[str, object]]:
         names.append(name)
         choices.append(spec["values"])
     return [dict(zip(names, point, strict=True)) for point in itertools.product(*choices)]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One grid point of a sweep: its parameter values, its run directory and its command."""
+
+    name: str  # "beta=0.01"
+    point: dict[str, object]  # {"model.beta": 0.01}
+    run_dir: Path
+    command: list[str]  # dmi-gnn fit ... --trainer.default_root_dir=<run_dir>
+
+
+def plan(
+    sweep: dict, sweep_file: Path, runs_dir: str | Path, base: list[str], extra: list[str]
+) -> list[PlannedRun]:
+    """Every point of the sweep's grid as the run that makes it (``<runs_dir>/<name>/NN``).
+
+    The one place that decides where a sweep's runs live: ``main`` writes them there and
+    ``notebooks/hyperparameters.ipynb`` reads them back from there.
+
+    Args:
+        sweep: the parsed sweep file.
+        sweep_file: its path (its stem names the sweep when the file has no ``name``).
+        runs_dir: the folder holding every sweep's runs.
+        base: ``dmi-gnn fit`` arguments before the point's settings (see :func:`base_arguments`).
+        extra: arguments after them (they override both).
+    """
+    title = sweep.get("name", Path(sweep_file).stem)
+    runs = []
+    for index, point in enumerate(grid(sweep)):
+        run_dir = Path(runs_dir) / title / f"{index:02d}"
+        settings = [f"--{key}={value}" for key, value in point.items()]
+        name = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
+        command = fit_command(run_dir, [*base, *settings, *extra])
+        runs.append(PlannedRun(name, point, run_dir, command))
+    return runs
 
 
 def base_arguments(sweep: dict, keep_wandb: bool) -> list[str]:
@@ -69,13 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sweep = yaml.safe_load(args.sweep.read_text())
     base = base_arguments(sweep, args.wandb_offline)
-    results = []
-    for index, point in enumerate(grid(sweep)):
-        run_dir = Path(args.runs_dir) / sweep.get("name", args.sweep.stem) / f"{index:02d}"
-        settings = [f"--{key}={value}" for key, value in point.items()]
-        name = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
-        command = fit_command(run_dir, [*base, *settings, *passthrough])
-        results.append(run(name, command, run_dir, dry_run=args.dry_run))
+    results = [
+        run(planned.name, planned.command, planned.run_dir, dry_run=args.dry_run)
+        for planned in plan(sweep, args.sweep, args.runs_dir, base, passthrough)
+    ]
     table = markdown_table(results, f"sweep {sweep.get('name', args.sweep.stem)}")
     print(table)
     if args.output:
