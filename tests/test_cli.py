@@ -66,6 +66,7 @@ def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     assert config["model"]["num_items"] == 150  # handed over from the datamodule
 
 
+@pytest.mark.slow
 def test_without_validation_set_the_final_model_is_tested_once(tmp_path):
     run_dir = tmp_path / "refit"
     main(
@@ -77,6 +78,7 @@ def test_without_validation_set_the_final_model_is_tested_once(tmp_path):
     assert (run_dir / "checkpoints" / "epoch01.ckpt").is_file()  # the last epoch is tested
 
 
+@pytest.mark.slow
 def test_test_subcommand_needs_no_model_flags(fitted):
     run_dir, cache = fitted
     best = next((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
@@ -95,6 +97,7 @@ def test_test_subcommand_needs_no_model_flags(fitted):
     assert (test_dir / "config-test.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_runs_keep_their_history(fitted, tmp_path):
     run_dir, cache = fitted
     before = read_metrics(run_dir)
@@ -179,6 +182,7 @@ def test_prepare_is_a_subcommand(capsys):
     assert main(["prepare", "no-such-recipe"]) == 2
 
 
+@pytest.mark.slow
 def test_wandb_overlay_runs_offline_and_records_metrics(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")

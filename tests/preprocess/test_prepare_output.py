@@ -148,6 +148,7 @@ def test_every_recipe_names_its_source():
         assert recipe.source and recipe.raw_format and recipe.summary
 
 
+@pytest.mark.slow
 def test_python_dash_m_datamodules_prepare(tmp_path):
     log = make_sessions_log(tmp_path / "log.tsv")
     command = [
