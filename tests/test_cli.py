@@ -53,6 +53,7 @@ def fitted(tmp_path_factory):
     return run_dir, cache
 
 
+@pytest.mark.slow
 def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     run_dir, _ = fitted
     rows = read_metrics(run_dir)
@@ -111,6 +112,7 @@ def test_runs_keep_their_history(fitted, tmp_path):
     assert (again / "metrics.1.csv").read_text().splitlines()[1:] and read_metrics(again)
 
 
+@pytest.mark.slow
 def test_predict_writes_results_and_per_line_errors(fitted):
     run_dir, _ = fitted
     sessions = run_dir.parent / "sessions.jsonl"
