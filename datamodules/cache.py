@@ -41,6 +41,31 @@ def cache_key(fingerprint: dict[str, str], options: PrepareOptions) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def default_cache_dir(
+    cache_dir: str | os.PathLike | None, data_dir: str | os.PathLike, kind: str, path: Path | None
+) -> Path | None:
+    """Where prepared arrays are cached when nothing else is said; None: keep them in memory.
+
+    ``cache_dir`` wins when given. Otherwise the cache goes where the user already keeps the
+    data: ``<data_dir>/.cache`` for a benchmark, ``<dataset dir>/.cache`` for a processed
+    dataset. The synthetic dataset is generated in about a second and is never written
+    to disk unless ``cache_dir`` asks for it.
+
+    Args:
+        cache_dir: the user's ``cache_dir`` option.
+        data_dir: the user's ``data_dir`` option (where benchmark files live).
+        kind: ``"benchmark"``, ``"synthetic"`` or ``"processed"``.
+        path: the processed dataset directory (``kind == "processed"``).
+    """
+    if cache_dir is not None:
+        return Path(cache_dir)
+    if kind == "synthetic":
+        return None
+    if kind == "processed" and path is not None:
+        return path / ".cache"
+    return Path(data_dir) / ".cache"
+
+
 def cache_path(cache_dir: str | os.PathLike, name: str, key: str) -> Path:
     """``<cache_dir>/<name>-<first 16 hex of key>.npz``."""
     safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

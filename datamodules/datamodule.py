@@ -26,8 +26,10 @@ one calls :meth:`SessionDataModule.use_model_max_len` (``DMIGNN.setup`` does), e
 :data:`~datamodules.batching.DEFAULT_MAX_LEN`; an explicit ``max_len`` must equal the model's.
 Each split logs how many prefixes the cut shortens when its dataloader is made.
 
-Prepared arrays are cached in ``<cache_dir or data_dir/.cache>/<name>-<key>.npz``, keyed by the
-inputs' sha256 and the options that change the content (see :mod:`datamodules.cache`).
+Prepared arrays are cached in ``<cache_dir>/<name>-<key>.npz``, keyed by the inputs' sha256 and
+the options that change the content (see :mod:`datamodules.cache`); without ``cache_dir`` a
+benchmark caches in ``<data_dir>/.cache``, a processed dataset in ``<its folder>/.cache``, and
+the synthetic dataset is kept in memory only.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
 from datamodules.batching import DEFAULT_MAX_LEN
-from datamodules.cache import cache_key, cache_path, load_prepared, save_prepared
+from datamodules.cache import cache_key, cache_path, default_cache_dir, load_prepared, save_prepared
 from datamodules.graph import GlobalGraph
 from datamodules.loading import SampleDataset, keep_batch
 from datamodules.predict import (
@@ -96,7 +98,8 @@ class SessionDataModule(LightningDataModule):
         graph_top_k: neighbours kept per item in the global graph.
         num_workers: DataLoader worker processes.
         download: fetch missing benchmark files from their pinned URLs.
-        cache_dir: folder of the prepared-array cache (default ``<data_dir>/.cache``).
+        cache_dir: folder of the prepared-array cache (default: ``<data_dir>/.cache`` for a
+            benchmark, ``<dataset>/.cache`` for a processed dataset, none for synthetic data).
         predict_file: sessions to recommend for (.jsonl/.ndjson/.json or .csv/.txt).
         seed: seed of the training-order shuffle; default: the run's global seed
             (``seed_everything``), else 0.
@@ -199,10 +202,10 @@ class SessionDataModule(LightningDataModule):
         self.graph_top_k = graph_top_k
         self.num_workers = num_workers
         self.download = download
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(data_dir) / ".cache"
         self.predict_file = predict_file
         self.seed = seed
         self.info = describe_dataset(dataset, self.synthetic_config)
+        self.cache_dir = default_cache_dir(cache_dir, data_dir, self.info.kind, self.info.path)
         self._data: PreparedData | None = None
         self._key: str | None = None
         self.train_dataset: SampleDataset | None = None
@@ -223,17 +226,21 @@ class SessionDataModule(LightningDataModule):
             graph_top_k=self.graph_top_k,
         )
 
-    def _cache_file(self) -> tuple[Path, str]:
+    def _cache_file(self) -> tuple[Path | None, str]:
         inputs = fingerprint(self.info, self.data_dir, self.download, self.synthetic_config)
         key = cache_key(inputs, self.options)
+        if self.cache_dir is None:  # kept in memory (synthetic data without cache_dir)
+            return None, key
         return cache_path(self.cache_dir, self.info.name, key), key
 
     def _load_or_build(self) -> tuple[PreparedData, str]:
         path, key = self._cache_file()
-        data = load_prepared(path)
+        data = load_prepared(path) if path is not None else None
         if data is None:
             raw = load_sessions(self.info, self.data_dir, self.download, self.synthetic_config)
             data = prepare(raw, self.info.num_items, self.options)
+            if path is None:
+                return data, key
             try:
                 save_prepared(data, path)
             except OSError as error:
@@ -256,7 +263,7 @@ class SessionDataModule(LightningDataModule):
         if self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING:
             return
         path, _ = self._cache_file()
-        if not path.is_file():
+        if path is not None and not path.is_file():
             self._load_or_build()
 
     def _ensure_loaded(self) -> PreparedData:

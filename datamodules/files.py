@@ -3,7 +3,9 @@
 Lookup rule for a registered benchmark ``name`` and a file ``F``: ``<data_dir>/F`` first (so
 ``data_dir`` may point straight at a folder holding the files), then ``<data_dir>/<name>/F``.
 A missing file is downloaded to ``<data_dir>/<name>/F``. Every file found or downloaded must
-match the registered sha256.
+match the registered sha256. A download that fails leaves nothing behind: no partial file and
+no folder it created; :func:`locate_all` also removes the files it downloaded before the
+failure, so a failed attempt leaves ``data_dir`` as it found it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,55 @@ def locate(
     raise _missing_error(benchmark, filename, destination, "downloads are disabled")
 
 
+def locate_all(
+    benchmark: Benchmark, data_dir: str | os.PathLike, download: bool
+) -> dict[str, Path]:
+    """Locate (downloading if allowed) every file of ``benchmark``: all of them or none.
+
+    Returns:
+        The verified local path of each file of ``benchmark.files``, by file name.
+
+    Raises:
+        DataUnavailableError, ChecksumError: as :func:`locate`; the files this call downloaded
+            before the failure and the folders it created are removed first.
+    """
+    created = _missing_folders(Path(data_dir) / benchmark.name)
+    found: dict[str, Path] = {}
+    downloaded: list[Path] = []
+    try:
+        for filename in benchmark.files:
+            present = any(p.is_file() for p in candidate_paths(benchmark, filename, data_dir))
+            found[filename] = locate(benchmark, filename, data_dir, download)
+            if not present:
+                downloaded.append(found[filename])
+    except BaseException:
+        for path in downloaded:
+            path.unlink(missing_ok=True)
+        _remove_empty_folders(created)
+        raise
+    return found
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they exist and are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:  # not empty: something else was put there
+            return
+
+
 def _missing_error(
     benchmark: Benchmark, filename: str, destination: Path, reason: str
 ) -> DataUnavailableError:
@@ -102,9 +153,21 @@ def _missing_error(
 
 
 def _download(url: str, destination: Path, sha256: str) -> None:
-    """Fetch ``url`` to a temporary file beside ``destination``; verify it, then rename it."""
+    """Fetch ``url`` to a temporary file beside ``destination``; verify it, then rename it.
+
+    On any failure the temporary file and the folders created for ``destination`` are removed.
+    """
+    created = _missing_folders(destination.parent)
     destination.parent.mkdir(parents=True, exist_ok=True)
     logger.info("downloading %s to %s", url, destination)
+    try:
+        _fetch_verified(url, destination, sha256)
+    except BaseException:
+        _remove_empty_folders(created)
+        raise
+
+
+def _fetch_verified(url: str, destination: Path, sha256: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
     try:
         with (

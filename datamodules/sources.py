@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from datamodules.errors import DataError
-from datamodules.files import locate, sha256_file
+from datamodules.files import locate_all, sha256_file
 from datamodules.pickles import read_test_pairs, read_train_sessions
 from datamodules.processed import (
     METADATA_FILE,
@@ -116,8 +116,7 @@ def fingerprint(
         return {"synthetic": hashlib.sha256(config.encode()).hexdigest()}
     if info.kind == "benchmark":
         assert info.benchmark is not None
-        for filename in info.benchmark.files:
-            locate(info.benchmark, filename, data_dir, download)
+        locate_all(info.benchmark, data_dir, download)
         return {name: remote.sha256 for name, remote in info.benchmark.files.items()}
     assert info.path is not None
     names = (METADATA_FILE, TRAIN_FILE, TEST_FILE, VOCABULARY_FILE)
@@ -141,11 +140,10 @@ def load_sessions(
         )
     if info.kind == "benchmark":
         assert info.benchmark is not None
-        train_path = locate(info.benchmark, TRAIN_SESSIONS_FILE, data_dir, download)
-        test_path = locate(info.benchmark, TEST_PAIRS_FILE, data_dir, download)
+        paths = locate_all(info.benchmark, data_dir, download)
         return RawSessions(
-            read_train_sessions(train_path, info.num_items),
-            read_test_pairs(test_path, info.num_items),
+            read_train_sessions(paths[TRAIN_SESSIONS_FILE], info.num_items),
+            read_test_pairs(paths[TEST_PAIRS_FILE], info.num_items),
             None,
             Vocabulary.identity(info.num_items),
         )

@@ -4,9 +4,6 @@ Reads ``experiments/sweeps/*.yaml`` (the W&B sweep format: ``parameters`` with `
 a ``command`` ending in ``${args}``), expands the grid, and runs each point as the same
 ``dmi-gnn fit`` command W&B would run, minus the W&B logger overlay (``--wandb-offline`` keeps
 an offline W&B log instead). Results (validation-selected, tested once) go to a markdown table.
-Each invocation writes into a new ``<runs-dir>/<sweep name>/version_K/NN/`` (one run directory
-per point) and reads every point's results from its own directory; a failed point makes the
-script exit with status 1.
 
     python experiments/sweep.py experiments/sweeps/beta.yaml --dry-run
     python experiments/sweep.py experiments/sweeps/eta.yaml --output results/eta.md \\
@@ -18,11 +15,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dmi_gnn.run_dirs import versions
 
 from run_grid import fit_command, invocation_directory, markdown_table, run
 
@@ -40,6 +40,52 @@ def grid(sweep: dict) -> list[dict[str, object]]:
         names.append(name)
         choices.append(spec["values"])
     return [dict(zip(names, point, strict=True)) for point in itertools.product(*choices)]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One grid point of a sweep: its parameter values, its run directory and its command."""
+
+    name: str  # "beta=0.01"
+    point: dict[str, object]  # {"model.beta": 0.01}
+    run_dir: Path
+    command: list[str]  # dmi-gnn fit ... --trainer.default_root_dir=<run_dir>
+
+
+def plan(
+    sweep: dict,
+    sweep_file: Path,
+    runs_dir: str | Path,
+    base: list[str],
+    extra: list[str],
+    invocation: Path | None = None,
+) -> list[PlannedRun]:
+    """Every point of the sweep's grid as the run that makes it (``<invocation>/NN``).
+
+    The one place that decides where a sweep's runs live: ``main`` writes them there and
+    ``notebooks/hyperparameters.ipynb`` reads them back from there.
+
+    Args:
+        sweep: the parsed sweep file.
+        sweep_file: its path (its stem names the sweep when the file has no ``name``).
+        runs_dir: the folder holding every sweep's runs (``<runs_dir>/<name>/version_K/NN``).
+        base: ``dmi-gnn fit`` arguments before the point's settings (see :func:`base_arguments`).
+        extra: arguments after them (they override both).
+        invocation: the ``version_K`` folder of this invocation; None: the newest existing one
+            (to read results back; ``<runs_dir>/<name>/version_0`` when there is none yet).
+    """
+    title = sweep.get("name", Path(sweep_file).stem)
+    if invocation is None:
+        existing = versions(Path(runs_dir) / title)
+        invocation = existing[-1][1] if existing else Path(runs_dir) / title / "version_0"
+    runs = []
+    for index, point in enumerate(grid(sweep)):
+        run_dir = Path(invocation) / f"{index:02d}"
+        settings = [f"--{key}={value}" for key, value in point.items()]
+        name = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
+        command = fit_command(run_dir, [*base, *settings, *extra])
+        runs.append(PlannedRun(name, point, run_dir, command))
+    return runs
 
 
 def base_arguments(sweep: dict, keep_wandb: bool) -> list[str]:
@@ -73,14 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     sweep = yaml.safe_load(args.sweep.read_text())
     base = base_arguments(sweep, args.wandb_offline)
     name = sweep.get("name", args.sweep.stem)
-    invocation = invocation_directory(Path(args.runs_dir).resolve() / name, args.dry_run)
-    results = []
-    for index, point in enumerate(grid(sweep)):
-        run_dir = invocation / f"{index:02d}"
-        settings = [f"--{key}={value}" for key, value in point.items()]
-        label = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
-        command = fit_command(run_dir, [*base, *settings, *passthrough])
-        results.append(run(label, command, run_dir, dry_run=args.dry_run))
+    runs_dir = Path(args.runs_dir).resolve()
+    invocation = invocation_directory(runs_dir / name, args.dry_run)
+    results = [
+        run(planned.name, planned.command, planned.run_dir, dry_run=args.dry_run)
+        for planned in plan(sweep, args.sweep, runs_dir, base, passthrough, invocation)
+    ]
     table = markdown_table(results, f"sweep {name}")
     print(table)
     if args.output:

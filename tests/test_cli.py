@@ -86,6 +86,7 @@ def copy_run(run_dir: Path, root: Path, name: str = "version_0") -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     run_dir, _ = fitted
     rows = read_metrics(run_dir)
@@ -100,6 +101,7 @@ def test_fit_validates_each_epoch_and_tests_the_best_checkpoint(fitted):
     assert not (run_dir / "predictions.jsonl").exists()  # fit predicts nothing
 
 
+@pytest.mark.slow
 def test_without_validation_set_the_final_model_is_tested_once(tmp_path, recwarn):
     root = tmp_path / "refit"
     extra = ["--data.val_fraction=0"]
@@ -112,6 +114,7 @@ def test_without_validation_set_the_final_model_is_tested_once(tmp_path, recwarn
     assert not [w for w in recwarn if "DataLoader" in str(w.message)]  # no empty-loader warning
 
 
+@pytest.mark.slow
 def test_test_subcommand_needs_no_model_flags(fitted):
     run_dir, cache = fitted
     best = next((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
@@ -123,6 +126,7 @@ def test_test_subcommand_needs_no_model_flags(fitted):
     assert (test_dir / "config-test.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_evaluations_write_into_their_checkpoints_run_and_keep_its_history(fitted, tmp_path):
     run_dir = copy_run(fitted[0], tmp_path / "runs")
     before = read_metrics(run_dir)
@@ -166,6 +170,7 @@ def test_fresh_fits_into_one_folder_never_mix_their_files(tmp_path, caplog, monk
     ]
 
 
+@pytest.mark.slow
 def test_run_dir_must_be_new_or_empty_for_a_fresh_fit(fitted, tmp_path, capsys):
     used = copy_run(fitted[0], tmp_path)
     args = ["fit", "--config", QUICKSTART, *quick(tmp_path / "runs", fitted[1])]
@@ -175,6 +180,7 @@ def test_run_dir_must_be_new_or_empty_for_a_fresh_fit(fitted, tmp_path, capsys):
     assert "--ckpt_path" in line  # how to resume it instead
 
 
+@pytest.mark.slow
 def test_ckpt_path_last_resumes_the_newest_run_with_a_last_checkpoint(fitted, tmp_path, caplog):
     """Issue 12.6: ``--ckpt_path last`` picks the newest run that has last.ckpt and names it."""
     root = tmp_path / "runs"
@@ -210,6 +216,7 @@ def test_ckpt_path_last_without_a_checkpoint_is_an_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated"])
+@pytest.mark.slow
 def test_a_corrupt_checkpoint_is_an_error_naming_the_others(fitted, tmp_path, capsys, damage):
     """Issue 11.8: an empty or truncated last.ckpt gave a raw traceback."""
     run_dir = copy_run(fitted[0], tmp_path / "runs")
@@ -224,6 +231,7 @@ def test_a_corrupt_checkpoint_is_an_error_naming_the_others(fitted, tmp_path, ca
     assert f"other checkpoints of this run: {best}" in line
 
 
+@pytest.mark.slow
 def test_test_on_other_data_with_the_same_item_count_warns_naming_both(fitted, tmp_path, caplog):
     """Issue 11.7: same item count, other sessions: evaluated silently."""
     run_dir, cache = fitted
@@ -241,6 +249,7 @@ def test_test_on_other_data_with_the_same_item_count_warns_naming_both(fitted, t
     assert "trained on dataset" not in caplog.text
 
 
+@pytest.mark.slow
 def test_a_vocabulary_mismatch_is_an_error(fitted, tmp_path, capsys):
     """Issue 11.7: 150 items with other raw ids would be evaluated silently."""
     sessions = Sessions.from_lists([[1, 2, 3], [4, 5, 6, 7], [8, 9]] * 20)
@@ -255,6 +264,7 @@ def test_a_vocabulary_mismatch_is_an_error(fitted, tmp_path, capsys):
     assert "the raw item ids map to other model ids" in line
 
 
+@pytest.mark.slow
 def test_predict_writes_results_and_per_line_errors(fitted, tmp_path, caplog):
     run_dir = copy_run(fitted[0], tmp_path / "runs")
     sessions = tmp_path / "sessions.jsonl"
@@ -339,6 +349,7 @@ def test_one_line_per_epoch_without_a_progress_bar(tmp_path, capsys):
         assert float(words[words.index("train/loss") + 1]) > 0
 
 
+@pytest.mark.slow
 def test_a_run_prints_no_library_tips_or_deprecations(fitted, tmp_path, caplog, recwarn):
     """Issue 11.13: a litlogger tip, a LeafSpec deprecation and "dirpath has changed"."""
     root, cache = tmp_path / "runs", fitted[1]

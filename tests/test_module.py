@@ -57,6 +57,7 @@ def _popularity_hit_rate(data: SessionDataModule, k: int = 20) -> float:
     return sum(t in top for t in val_targets) / len(val_targets)
 
 
+@pytest.mark.slow
 def test_one_epoch_beats_popularity_by_a_margin(trained):
     _model, data, _, metrics, _ = trained
     popularity = _popularity_hit_rate(data)
@@ -65,6 +66,7 @@ def test_one_epoch_beats_popularity_by_a_margin(trained):
     assert 0 < metrics["val/MRR@20"] <= metrics["val/HR@20"] <= 1
 
 
+@pytest.mark.slow
 def test_checkpoint_alone_reproduces_recommendations(trained, tmp_path):
     model, _data, trainer, _, _ = trained
     sessions = [[1, 2, 3], [5], [7, 7, 8, 9, 10, 11]]
@@ -79,6 +81,7 @@ def test_checkpoint_alone_reproduces_recommendations(trained, tmp_path):
     assert torch.load(path, weights_only=True)  # loadable without unpickling code
 
 
+@pytest.mark.slow
 def test_recommend_reports_unknown_and_empty_sessions(trained):
     model, data, *_ = trained
     known = data.num_items
@@ -91,6 +94,7 @@ def test_recommend_reports_unknown_and_empty_sessions(trained):
     assert results[3].scores == sorted(results[3].scores, reverse=True)
 
 
+@pytest.mark.slow
 def test_inspect_interests_shapes_and_similarity(trained):
     model, *_ = trained
     views = model.inspect_interests([[4, 5, 6, 5], [9]])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import datamodules.datamodule as datamodule_module
 from datamodules import SessionDataModule
+from datamodules.cache import default_cache_dir
+from datamodules.processed import ProcessedDataset, Sessions, write_processed
 
 SMALL = {"synthetic_num_train_sessions": 300, "synthetic_num_test_sessions": 50}
 
@@ -76,10 +79,34 @@ def test_unreadable_cache_is_rebuilt(tmp_path, caplog):
     assert _module(tmp_path).counts == rebuilt.counts
 
 
-def test_default_cache_location_is_under_data_dir(tmp_path):
-    data = SessionDataModule(data_dir=str(tmp_path / "data"), **SMALL)
+def test_synthetic_data_without_cache_dir_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the old default was ./data/.cache
+    data = SessionDataModule(**SMALL)
+    data.prepare_data()
     data.setup("fit")
-    assert [p.suffix for p in (tmp_path / "data" / ".cache").iterdir()] == [".npz"]
+    assert len(data.train_dataset) > 0 and data.cache_dir is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_processed_dataset_caches_in_its_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dataset = ProcessedDataset(
+        train=Sessions.from_lists([[1, 2, 3], [2, 3, 4, 1], [4, 1]]),
+        test=Sessions.from_lists([[1, 2]]),
+        vocabulary=[11, 12, 13, 14],
+        name="tiny",
+    )
+    path = write_processed(dataset, tmp_path / "tiny")
+    SessionDataModule(dataset=str(path), val_fraction=0).setup("fit")
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no ./data/.cache
+    assert [p.suffix for p in (path / ".cache").iterdir()] == [".npz"]
+
+
+def test_default_cache_dir_rule(tmp_path):
+    assert default_cache_dir(None, "d", "benchmark", None) == Path("d", ".cache")
+    assert default_cache_dir(None, "d", "processed", tmp_path) == tmp_path / ".cache"
+    assert default_cache_dir(None, "d", "synthetic", None) is None
+    assert default_cache_dir("c", "d", "synthetic", None) == Path("c")
 
 
 def test_unwritable_cache_dir_warns_and_goes_on(tmp_path, caplog):

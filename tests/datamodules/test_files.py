@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.error
+import urllib.request
 
 import pytest
 
+from datamodules import SessionDataModule
 from datamodules.errors import ChecksumError, DataUnavailableError
-from datamodules.files import locate, sha256_file
+from datamodules.files import locate, locate_all, sha256_file
 from datamodules.registry import Benchmark, RemoteFile
 
 CONTENT = b"the train file"
 DIGEST = hashlib.sha256(CONTENT).hexdigest()
 
 
-def _benchmark(url: str, sha256: str = DIGEST) -> Benchmark:
+def _benchmark(url: str, sha256: str = DIGEST, **more: RemoteFile) -> Benchmark:
     return Benchmark(
         name="toy",
-        files={"train.bin": RemoteFile(url, sha256)},
+        files={"train.bin": RemoteFile(url, sha256), **more},
         num_items=3,
         min_prefix_length=1,
         citation="none",
@@ -74,7 +77,7 @@ def test_download_with_wrong_content_writes_nothing(tmp_path):
     data_dir = tmp_path / "data"
     with pytest.raises(ChecksumError, match="expected " + DIGEST):
         locate(_benchmark(source.as_uri()), "train.bin", data_dir, download=True)
-    assert list((data_dir / "toy").iterdir()) == []
+    assert not data_dir.exists()  # neither the file nor the folders made for it
 
 
 def test_failed_download_is_one_clear_error(tmp_path):
@@ -91,3 +94,50 @@ def test_failed_download_is_one_clear_error(tmp_path):
 def test_unknown_file_of_a_benchmark(tmp_path):
     with pytest.raises(DataUnavailableError, match=r"has no file 'test\.bin'"):
         locate(_benchmark("https://unused.invalid/x"), "test.bin", tmp_path, download=False)
+
+
+def test_failed_download_leaves_no_folder_behind(tmp_path):
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataUnavailableError, match="download failed"):
+        locate(_benchmark((tmp_path / "nowhere.bin").as_uri()), "train.bin", data_dir, True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_download_keeps_folders_that_were_there(tmp_path):
+    (tmp_path / "toy").mkdir()
+    with pytest.raises(DataUnavailableError):
+        locate(_benchmark((tmp_path / "nowhere.bin").as_uri()), "train.bin", tmp_path, True)
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
+    assert list((tmp_path / "toy").iterdir()) == []
+
+
+def test_locate_all_is_all_or_nothing(tmp_path):
+    source = tmp_path / "remote.bin"
+    source.write_bytes(CONTENT)
+    missing = RemoteFile((tmp_path / "nowhere.bin").as_uri(), DIGEST)
+    benchmark = _benchmark(source.as_uri(), **{"test.bin": missing})
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataUnavailableError, match=r"test\.bin .*download failed"):
+        locate_all(benchmark, data_dir, download=True)
+    assert not data_dir.exists()  # train.bin came down first and was removed again
+
+
+def test_locate_all_keeps_files_that_were_there(tmp_path):
+    (tmp_path / "train.bin").write_bytes(CONTENT)
+    missing = RemoteFile((tmp_path / "nowhere.bin").as_uri(), DIGEST)
+    with pytest.raises(DataUnavailableError):
+        locate_all(_benchmark("https://unused.invalid/x", **{"test.bin": missing}), tmp_path, True)
+    assert [p.name for p in tmp_path.iterdir()] == ["train.bin"]
+
+
+def test_a_failed_benchmark_download_leaves_data_dir_as_it_was(tmp_path, monkeypatch):
+    """`SessionDataModule(dataset="tmall")` offline: one error, no empty `<data_dir>/tmall/`."""
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    data = SessionDataModule(dataset="tmall", data_dir=str(tmp_path / "data"))
+    with pytest.raises(DataUnavailableError, match="network is unreachable"):
+        data.prepare_data()
+    assert list(tmp_path.iterdir()) == []

@@ -54,7 +54,11 @@ def test_matches_a_transcription_of_the_reference_on_random_sessions(window, top
 
 
 @pytest.mark.parametrize(
-    ("folder", "num_items"), [("tmall-gcegnn", 40_727), ("diginetica-gcegnn", 43_097)]
+    ("folder", "num_items"),
+    [
+        ("tmall-gcegnn", 40_727),
+        pytest.param("diginetica-gcegnn", 43_097, marks=pytest.mark.slow),  # > 3 s
+    ],
 )
 def test_golden_reference_tables(shared_data, folder, num_items):
     root = shared_data(folder)

@@ -236,6 +236,7 @@ def test_constructor_validation(options, match):
         DMIGNNNet(**{"num_items": 5, **options})
 
 
+@pytest.mark.slow
 def test_no_lightning_and_no_cuda_in_the_network_package():
     import subprocess
     import sys

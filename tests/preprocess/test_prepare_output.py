@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from datamodules.preprocess.cli import build_parser, prepare_main
 from datamodules.preprocess.recipes import RECIPES
@@ -87,6 +88,7 @@ def test_every_recipe_names_its_source():
         assert recipe.source and recipe.raw_format and recipe.summary
 
 
+@pytest.mark.slow
 def test_python_dash_m_datamodules_prepare(tmp_path):
     log = make_sessions_log(tmp_path / "log.tsv")
     command = [
