@@ -103,7 +103,7 @@ def _fit_args(dataset: Path, run_dir: Path) -> list[str]:
         "--trainer.limit_train_batches=3",
         "--trainer.enable_progress_bar=false",
         "--trainer.enable_model_summary=false",
-        f"--trainer.default_root_dir={run_dir}",
+        f"--run_dir={run_dir}",
     ]
 
 
