@@ -117,23 +117,34 @@ def make_batch(
     lengths: torch.Tensor,
     targets: torch.Tensor,
     max_len: int | None = None,
+    with_session_graph: bool = True,
 ) -> SessionBatch:
     """The :class:`SessionBatch` of the samples ``(starts, lengths, targets)`` over ``flat``.
+
+    Args:
+        with_session_graph: build the session-graph fields (else they are None).
 
     Shapes:
         flat: ``(T,)`` int64; starts, lengths, targets: ``(B,)`` int64.
     """
     items, mask = gather_reversed_prefixes(flat, starts, lengths, max_len)
-    nodes, node_mask, alias, adjacency = session_graph(items, mask)
+    return _batch(items, mask, targets, with_session_graph)
+
+
+def _batch(
+    items: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, with_session_graph: bool
+) -> SessionBatch:
+    graph = session_graph(items, mask) if with_session_graph else (None, None, None, None)
+    nodes, node_mask, alias, adjacency = graph
     return SessionBatch(
         items=items,
         mask=mask,
         lengths=mask.sum(dim=1),
+        targets=targets,
         nodes=nodes,
         node_mask=node_mask,
         alias=alias,
         adjacency=adjacency,
-        targets=targets,
     )
 
 
@@ -141,6 +152,7 @@ def collate_sessions(
     sessions: Sequence[Sequence[int]],
     targets: Sequence[int] | None = None,
     max_len: int | None = None,
+    with_session_graph: bool = True,
 ) -> SessionBatch:
     """A :class:`SessionBatch` from plain lists of item ids (``1..N``), in time order.
 
@@ -148,6 +160,7 @@ def collate_sessions(
         sessions: one list of item ids per session (the most recent click last).
         targets: next items, or None for 0 (unknown, prediction).
         max_len: keep only the ``max_len`` most recent clicks.
+        with_session_graph: build the session-graph fields (else they are None).
 
     Raises:
         ValueError: no session, an empty session, a non-positive id, or a targets length that
@@ -170,7 +183,7 @@ def collate_sessions(
         if target_tensor.shape != (len(sessions),):
             raise ValueError(f"{len(target_tensor)} targets for {len(sessions)} sessions")
     starts = lengths.cumsum(0) - lengths
-    return make_batch(flat, starts, lengths, target_tensor, max_len)
+    return make_batch(flat, starts, lengths, target_tensor, max_len, with_session_graph)
 
 
 def truncate_batch(batch: SessionBatch, max_len: int) -> SessionBatch:
@@ -188,17 +201,7 @@ def truncate_batch(batch: SessionBatch, max_len: int) -> SessionBatch:
     items, mask = batch.items[:, :max_len], batch.mask[:, :max_len]  # most recent first
     width = int(mask.sum(dim=1).max())
     items, mask = items[:, :width], mask[:, :width]
-    nodes, node_mask, alias, adjacency = session_graph(items, mask)
-    return SessionBatch(
-        items=items,
-        mask=mask,
-        lengths=mask.sum(dim=1),
-        nodes=nodes,
-        node_mask=node_mask,
-        alias=alias,
-        adjacency=adjacency,
-        targets=batch.targets,
-    )
+    return _batch(items, mask, batch.targets, batch.has_session_graph)
 
 
 def sub_batch_bounds(
@@ -237,15 +240,16 @@ def slice_batch(batch: SessionBatch, start: int, end: int) -> SessionBatch:
     """Rows ``start:end`` of ``batch``, padded to their own longest prefix."""
     lengths = batch.lengths[start:end]
     width = int(lengths.max()) if lengths.numel() else 0
+    graph = batch.has_session_graph
     return SessionBatch(
         items=batch.items[start:end, :width],
         mask=batch.mask[start:end, :width],
         lengths=lengths,
-        nodes=batch.nodes[start:end, :width],
-        node_mask=batch.node_mask[start:end, :width],
-        alias=batch.alias[start:end, :width],
-        adjacency=batch.adjacency[start:end, :width, :width],
         targets=batch.targets[start:end],
+        nodes=batch.nodes[start:end, :width] if graph else None,
+        node_mask=batch.node_mask[start:end, :width] if graph else None,
+        alias=batch.alias[start:end, :width] if graph else None,
+        adjacency=batch.adjacency[start:end, :width, :width] if graph else None,
     )
 
 

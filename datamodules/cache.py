@@ -78,8 +78,11 @@ def save_prepared(data: PreparedData, path: Path) -> None:
     for split in _SPLITS:
         for name, array in getattr(data, split).arrays().items():
             arrays[f"{split}_{name}"] = array
-    for name, array in data.graph.arrays().items():
-        arrays[f"graph_{name}"] = array
+    if data.graph is not None:  # built only for a model that uses it
+        for name, array in data.graph.arrays().items():
+            arrays[f"graph_{name}"] = array
+    if data.fit_offsets is not None:
+        arrays["fit_offsets"] = data.fit_offsets
     for name, tensor in data.vocabulary.to_state().items():
         arrays[f"vocabulary_{name}"] = tensor.numpy()
     counts = json.dumps(data.counts, allow_nan=False)
@@ -140,7 +143,9 @@ def _samples(arrays: dict[str, np.ndarray], split: str, num_items: int) -> Sampl
     return Samples(flat=flat, starts=starts, lengths=lengths, targets=targets)
 
 
-def _graph(arrays: dict[str, np.ndarray], num_items: int) -> GlobalGraph:
+def _graph(arrays: dict[str, np.ndarray], num_items: int) -> GlobalGraph | None:
+    if not any(name.startswith("graph_") for name in arrays):
+        return None  # saved for a model without the global graph
     neighbors = _int_array(arrays, "graph_neighbors", 2)
     weights = _int_array(arrays, "graph_weights", 2)
     degree = _int_array(arrays, "graph_degree", 1)
@@ -216,12 +221,23 @@ def _prepared(arrays: dict[str, np.ndarray]) -> PreparedData:
     if num_items < 1:
         raise _InvalidCache("num_items", f"{num_items}, expected >= 1")
     splits = [_samples(arrays, split, num_items) for split in _SPLITS]
+    counts = _counts(arrays)
+    offsets = _int_array(arrays, "fit_offsets", 1)
+    train_clicks = len(splits[0].flat)
+    if (
+        len(offsets) < 1
+        or offsets[0] != 0
+        or offsets[-1] != train_clicks
+        or (np.diff(offsets) < 0).any()
+    ):
+        raise _InvalidCache("fit_offsets", f"not increasing boundaries of {train_clicks} clicks")
     return PreparedData(
         num_items,
         *splits,
         _graph(arrays, num_items),
         _vocabulary(arrays, num_items),
-        _counts(arrays),
+        counts,
+        offsets,
     )
 
 

@@ -26,6 +26,12 @@ one calls :meth:`SessionDataModule.use_model_max_len` (``DMIGNN.setup`` does), e
 :data:`~datamodules.batching.DEFAULT_MAX_LEN`; an explicit ``max_len`` must equal the model's.
 Each split logs how many prefixes the cut shortens when its dataloader is made.
 
+Batch features: a model declares what it reads beyond the prefixes (``FEATURES``, see
+:mod:`datamodules.batch`) and hands them over with :meth:`SessionDataModule.use_features` (the
+CLI before anything is loaded, ``SessionRecommender.setup`` in any case). Batches carry the
+session graph only for ``"session_graph"``; the global graph is built (and cached) only for
+``"global_graph"``, when first asked for. Until a model says, both are built, as before.
+
 Prepared arrays are cached in ``<cache_dir>/<name>-<key>.npz``, keyed by the inputs' sha256 and
 the options that change the content (see :mod:`datamodules.cache`); without ``cache_dir`` a
 benchmark caches in ``<data_dir>/.cache``, a processed dataset in ``<its folder>/.cache``, and
@@ -45,6 +51,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
+from datamodules.batch import GLOBAL_GRAPH, SESSION_GRAPH, check_features
 from datamodules.batching import DEFAULT_MAX_LEN
 from datamodules.cache import cache_key, cache_path, default_cache_dir, load_prepared, save_prepared
 from datamodules.graph import GlobalGraph
@@ -58,6 +65,7 @@ from datamodules.predict import (
     read_predict_file,
 )
 from datamodules.prepared import PreparedData, PrepareOptions, prepare
+from datamodules.processed import Sessions
 from datamodules.sampling import evaluation_sampler, training_sampler
 from datamodules.sources import describe_dataset, fingerprint, load_sessions
 from datamodules.synthetic import SyntheticConfig
@@ -198,6 +206,8 @@ class SessionDataModule(LightningDataModule):
         #: The attached model's maximum prefix length (set by :meth:`use_model_max_len`).
         self.model_max_len: int | None = None
         self._reported_cuts: set[tuple[str, int]] = set()
+        #: The batch features of the attached model (:meth:`use_features`); None: all.
+        self.features: frozenset[str] | None = None
         self.graph_window = graph_window
         self.graph_top_k = graph_top_k
         self.num_workers = num_workers
@@ -238,21 +248,24 @@ class SessionDataModule(LightningDataModule):
         data = load_prepared(path) if path is not None else None
         if data is None:
             raw = load_sessions(self.info, self.data_dir, self.download, self.synthetic_config)
-            data = prepare(raw, self.info.num_items, self.options)
+            data = prepare(raw, self.info.num_items, self.options, self.wants(GLOBAL_GRAPH))
             if path is None:
                 return data, key
-            try:
-                save_prepared(data, path)
-            except OSError as error:
-                logger.warning(
-                    "could not write the cache file %s (%s); continuing without a cache "
-                    "(set cache_dir to a writable folder)",
-                    path,
-                    error,
-                )
-            else:
-                logger.info("cached prepared %s data in %s", self.info.name, path)
+            self._save(data, path)
         return data, key
+
+    def _save(self, data: PreparedData, path: Path) -> None:
+        try:
+            save_prepared(data, path)
+        except OSError as error:
+            logger.warning(
+                "could not write the cache file %s (%s); continuing without a cache "
+                "(set cache_dir to a writable folder)",
+                path,
+                error,
+            )
+        else:
+            logger.info("cached prepared %s data in %s", self.info.name, path)
 
     def prepare_data(self) -> None:
         """Download (if allowed) and verify the files, and fill the cache. Assigns no state.
@@ -282,9 +295,10 @@ class SessionDataModule(LightningDataModule):
             return
         data = self._ensure_loaded()
         if self.train_dataset is None:
-            self.train_dataset = SampleDataset(data.train, self.effective_max_len)
-            self.val_dataset = SampleDataset(data.val, self.effective_max_len)
-            self.test_dataset = SampleDataset(data.test, self.effective_max_len)
+            graph = self.wants(SESSION_GRAPH)
+            self.train_dataset = SampleDataset(data.train, self.effective_max_len, graph)
+            self.val_dataset = SampleDataset(data.val, self.effective_max_len, graph)
+            self.test_dataset = SampleDataset(data.test, self.effective_max_len, graph)
         if stage is None and self.predict_file is not None:
             self._setup_predict()
 
@@ -320,6 +334,18 @@ class SessionDataModule(LightningDataModule):
                 f"--model.max_session_length {self.max_len}"
             )
         self.model_max_len = model_max_len
+
+    def use_features(self, features: frozenset[str] | set[str] | tuple[str, ...]) -> None:
+        """Serve what a model with these ``FEATURES`` reads, and nothing more.
+
+        Raises:
+            ValueError: an unknown feature.
+        """
+        self.features = check_features(features, "the model")
+
+    def wants(self, feature: str) -> bool:
+        """Whether batches (or the model) need ``feature`` (True until a model says)."""
+        return self.features is None or feature in self.features
 
     def _report_cut(self, name: str, dataset: SampleDataset, max_len: int) -> None:
         """Log, once per split and length, how many prefixes the cut at ``max_len`` shortens."""
@@ -360,8 +386,21 @@ class SessionDataModule(LightningDataModule):
 
     @property
     def global_graph(self) -> GlobalGraph:
-        """The global graph of the fit sessions (loads the data if needed)."""
-        return self._ensure_loaded().graph
+        """The global graph of the fit sessions (loads the data, builds and caches the graph if
+        needed)."""
+        data = self._ensure_loaded()
+        if data.graph is None:
+            data.with_graph(self.options)
+            path, _ = self._cache_file()
+            if path is not None:
+                self._save(data, path)
+        return data.graph
+
+    @property
+    def fit_sessions(self) -> Sessions:
+        """The sessions the model is fit on, in chronological order (no validation or test
+        session among them): what a non-parametric index is built from."""
+        return self._ensure_loaded().fit_sessions
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -410,6 +449,7 @@ class SessionDataModule(LightningDataModule):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
         dataset.max_len = self.effective_max_len
+        dataset.with_session_graph = self.wants(SESSION_GRAPH)
         self._report_cut(name, dataset, dataset.max_len)
         if shuffle:
             sampler = training_sampler(dataset, self.shuffle_seed)

@@ -24,14 +24,18 @@ class SampleDataset(Dataset):
     Args:
         samples: the split's flat arrays.
         max_len: keep only the ``max_len`` most recent clicks of longer prefixes.
+        with_session_graph: build the session-graph fields of each batch (else None).
     """
 
-    def __init__(self, samples: Samples, max_len: int | None = None) -> None:
+    def __init__(
+        self, samples: Samples, max_len: int | None = None, with_session_graph: bool = True
+    ) -> None:
         self.flat = torch.from_numpy(samples.flat)
         self.starts = torch.from_numpy(samples.starts)
         self.lengths = torch.from_numpy(samples.lengths)
         self.targets = torch.from_numpy(samples.targets)
         self.max_len = max_len
+        self.with_session_graph = with_session_graph
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -49,7 +53,12 @@ class SampleDataset(Dataset):
         """The batch of samples ``indices`` (in that order)."""
         index = torch.as_tensor(indices, dtype=torch.int64)
         return make_batch(
-            self.flat, self.starts[index], self.lengths[index], self.targets[index], self.max_len
+            self.flat,
+            self.starts[index],
+            self.lengths[index],
+            self.targets[index],
+            self.max_len,
+            self.with_session_graph,
         )
 
     def __getitem__(self, index: int) -> SessionBatch:

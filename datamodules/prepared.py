@@ -19,8 +19,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from datamodules.errors import DataError
 from datamodules.graph import GlobalGraph, build_global_graph
+from datamodules.processed import Sessions
 from datamodules.samples import Samples, prefix_samples, split_last_sessions
 from datamodules.sources import RawSessions
 from datamodules.vocab import Vocabulary
@@ -45,29 +48,55 @@ class PreparedData:
     Attributes:
         num_items: ``N``.
         train, val, test: the samples of each split (``val`` is empty without validation).
-        graph: the global graph of the fit sessions.
+        graph: the global graph of the fit sessions; None until a model asks for it
+            (:meth:`with_graph`).
         vocabulary: raw ids <-> ``1..N``.
         counts: sessions and samples per split (``test_sessions`` is -1 when the test file
             holds pairs rather than sessions).
+        fit_offsets: session boundaries of the fit sessions in ``train.flat`` (the fit
+            sessions' clicks, in chronological session order), ``(fit_sessions + 1,)``.
     """
 
     num_items: int
     train: Samples
     val: Samples
     test: Samples
-    graph: GlobalGraph
+    graph: GlobalGraph | None
     vocabulary: Vocabulary
     counts: dict[str, int] = field(default_factory=dict)
+    fit_offsets: np.ndarray | None = None
+
+    @property
+    def fit_sessions(self) -> Sessions:
+        """The fit sessions (chronological; no validation or test session among them)."""
+        if self.fit_offsets is None:
+            raise ValueError("these prepared data do not record the fit sessions' boundaries")
+        return Sessions(items=self.train.flat, offsets=self.fit_offsets)
+
+    def with_graph(self, options: PrepareOptions) -> GlobalGraph:
+        """The global graph of the fit sessions, built now if it was not yet."""
+        if self.graph is None:
+            self.graph = build_global_graph(
+                self.fit_sessions,
+                self.num_items,
+                window=options.graph_window,
+                top_k=options.graph_top_k,
+            )
+        return self.graph
 
 
-def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> PreparedData:
-    """Split, augment and build the global graph (see the module docstring)."""
+def prepare(
+    raw: RawSessions, num_items: int, options: PrepareOptions, with_global_graph: bool = True
+) -> PreparedData:
+    """Split, augment and (``with_global_graph``) build the global graph (module docstring)."""
     fit_sessions, val_sessions = split_last_sessions(raw.train_sessions, options.val_fraction)
     train = prefix_samples(fit_sessions, options.min_prefix_length)
     val = prefix_samples(val_sessions, options.min_prefix_length)
-    graph = build_global_graph(
-        fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
-    )
+    graph = None
+    if with_global_graph:
+        graph = build_global_graph(
+            fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
+        )
     counts = {
         "fit_sessions": len(fit_sessions),
         "val_sessions": len(val_sessions),
@@ -92,7 +121,9 @@ def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> Prepar
         len(raw.test),
     )
     check_splits(counts, options)
-    return PreparedData(num_items, train, val, raw.test, graph, raw.vocabulary, counts)
+    return PreparedData(
+        num_items, train, val, raw.test, graph, raw.vocabulary, counts, fit_sessions.offsets
+    )
 
 
 def _rule(min_prefix_length: int) -> str:
