@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -121,6 +121,10 @@ class DMIGNNNet(nn.Module):
         - **output:** :class:`NetworkOutput` with scores ``(B, N)``, interests ``(B, U, d)``,
           attention ``(B, L, U)``.
     """
+
+    #: Batch features read (the contract of ``dmi_gnn/nn/networks``): the session graph's
+    #: fields, and the global graph installed with :meth:`set_global_graph`.
+    FEATURES: ClassVar[frozenset[str]] = frozenset({"session_graph", "global_graph"})
 
     def __init__(
         self,
