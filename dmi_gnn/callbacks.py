@@ -191,6 +191,19 @@ class PredictionWriter(BasePredictionWriter):
         )
 
 
+def _nest_model(path: str, model_path: str) -> None:
+    """Rewrite a saved config's flat ``model:`` as ``model: {class_path, init_args}``."""
+    import yaml
+
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        return
+    config["model"] = {"class_path": model_path, "init_args": config["model"]}
+    with open(path, "w") as handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+
+
 class RunConfigSaver(SaveConfigCallback):
     """Save ``config.yaml`` in the run directory and log the run's identity to every logger.
 
@@ -206,7 +219,21 @@ class RunConfigSaver(SaveConfigCallback):
             self.config_filename = f"config-{getattr(stage, 'value', stage)}.yaml"
         super().setup(trainer, pl_module, stage)
 
+    def _name_the_model(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """A model other than the default is named in the saved config (``class_path``), so
+        ``dmi-gnn fit --config <run>/config.yaml`` runs the same model again."""
+        from dmi_gnn.models import DEFAULT_MODEL, REGISTRY
+        from dmi_gnn.recommender import class_path
+
+        path = class_path(type(pl_module))
+        if path == REGISTRY[DEFAULT_MODEL] or not self.save_to_log_dir or not trainer.log_dir:
+            return
+        saved = os.path.join(trainer.log_dir, self.config_filename)
+        if os.path.isfile(saved):
+            _nest_model(saved, path)
+
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._name_the_model(trainer, pl_module)
         datamodule = trainer.datamodule
         identity = {}
         if datamodule is not None and str(getattr(stage, "value", stage)) != "predict":

@@ -26,6 +26,7 @@ from typing import Any
 from dmi_gnn import cli_cache, cli_quiet
 from dmi_gnn.cli_errors import is_user_error, one_line
 from dmi_gnn.cli_flags import check_flags, check_model_values
+from dmi_gnn.cli_models import cache_entry, choose_model
 from dmi_gnn.cli_text import LIGHTNING_SUBCOMMANDS, SUBCOMMANDS, top_level_help, version_text
 from dmi_gnn.errors import ConfigError
 
@@ -39,14 +40,17 @@ def _debug_requested(argv: list[str]) -> bool:
 def _fast_path(command: str, rest: list[str]) -> int | None:
     """Answer ``--help`` and refuse bad flags from the cache; None: run the real parser."""
     check_model_values(rest)
+    choice = choose_model(rest)
+    if choice.ckpt_path and not choice.explicit:
+        return None  # the checkpoint decides the model: the real parser checks its flags
     cached = cli_cache.load()
-    entry = cached.get(command) if cached else None
+    entry = cached.get(cache_entry(command, choice.name)) if cached else None
     if not isinstance(entry, dict):
         return None  # the real parser will fill the cache
-    if rest in (["--help"], ["-h"]):
+    if choice.argv in (["--help"], ["-h"]):
         sys.stdout.write(entry["help"])
         return 0
-    check_flags(rest, entry["options"], entry["open"], command)
+    check_flags(choice.argv, entry["options"], entry["open"], command)
     return None
 
 

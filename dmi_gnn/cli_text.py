@@ -28,7 +28,7 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 #: Help group titles by config section (Lightning's docstrings would be cut mid-sentence).
 GROUP_TITLES: dict[str, str] = {
-    "model": "--model.*: DMI-GNN hyper-parameters (dmi_gnn.DMIGNN)",
+    "model": "--model.*: DMI-GNN hyper-parameters (dmi_gnn.DMIGNN)",  # see model_title
     "data": "--data.*: the dataset, its split and batches (datamodules.SessionDataModule)",
     "checkpoint": (
         "--checkpoint.*: which checkpoints are kept (ModelCheckpoint); --checkpoint.monitor is "
@@ -49,11 +49,20 @@ EPILOG = (
 )
 
 
+def model_title(name: str, path: str, names: list[str]) -> str:
+    """The help title of the ``--model.*`` group of model ``name``."""
+    return (
+        f"--model.*: {name} options ({path}); --model NAME picks the model "
+        f"(default DMIGNN): {', '.join(names)}"
+    )
+
+
 def usage(subcommand: str) -> str:
     """A short usage line (the generated one lists all 150 options)."""
     checkpoint = " [--ckpt_path FILE|RUN_DIR|last]"
     return (
-        f"dmi-gnn {subcommand} [--config FILE] [--model.NAME VALUE ...] [--data.NAME VALUE ...] "
+        f"dmi-gnn {subcommand} [--config FILE] [--model NAME] [--model.NAME VALUE ...] "
+        "[--data.NAME VALUE ...] "
         f"[--trainer.NAME VALUE ...]{checkpoint} [--run_dir DIR] [options]"
     )
 

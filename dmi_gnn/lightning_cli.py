@@ -47,10 +47,12 @@ from dmi_gnn import __version__, cli_cache
 from dmi_gnn.callbacks import EpochSummary, PredictionWriter, RunConfigSaver, StepSeeding
 from dmi_gnn.checkpoints import SafeCheckpointIO, load_checkpoint
 from dmi_gnn.cli_flags import check_flags
-from dmi_gnn.cli_text import DESCRIPTION, EPILOG, GROUP_TITLES, SUBCOMMANDS, usage
+from dmi_gnn.cli_models import ModelChoice, cache_entry, choose_model
+from dmi_gnn.cli_text import DESCRIPTION, EPILOG, GROUP_TITLES, SUBCOMMANDS, model_title, usage
 from dmi_gnn.errors import CheckpointError, ConfigError, DMIGNNError
-from dmi_gnn.module import DMIGNN
-from dmi_gnn.run_dirs import INHERITED_RUN_DIR, RunPlan, plan_run
+from dmi_gnn.models import REGISTRY, checkpoint_model_name, model_class, resolve_name
+from dmi_gnn.recommender import SessionRecommender, class_path
+from dmi_gnn.run_dirs import INHERITED_RUN_DIR, RunPlan, plan_run, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ CSV_LOGGER = "dmi_gnn.loggers.RunCSVLogger"
 _CSV_LOGGERS = (CSV_LOGGER, "lightning.pytorch.loggers.CSVLogger")
 #: Config section of each class the CLI builds (to name the section a constructor refused).
 _SECTIONS: tuple[tuple[type, str], ...] = (
-    (DMIGNN, "model"),
+    (SessionRecommender, "model"),
     (SessionDataModule, "data"),
     (Trainer, "trainer"),
     (ModelCheckpoint, "checkpoint"),
@@ -158,6 +160,11 @@ class DMIGNNCLI(LightningCLI):
         self.session = session if session is not None else {}
         super().__init__(*args, **kwargs)
 
+    @property
+    def model_name(self) -> str:
+        """The registered short name of the model class this CLI parses."""
+        return resolve_name(class_path(self._model_class))
+
     # ------------------------------------------------------------------------------- parser
     def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Model and data options first (LightningCLI puts the Trainer's 100 options first)."""
@@ -212,10 +219,13 @@ class DMIGNNCLI(LightningCLI):
     ) -> None:
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
         for parser in getattr(self, "_subcommand_parsers", {}).values():
-            _arrange_help(parser)
-        if cli_cache.load() is None:
-            facts = {name: parser_facts(p) for name, p in self._subcommand_parsers.items()}
-            cli_cache.store(facts)
+            _arrange_help(parser, self.model_name, class_path(self._model_class))
+        cached = cli_cache.load() or {}
+        names = {cache_entry(name, self.model_name): name for name in self._subcommand_parsers}
+        if not names.keys() <= cached.keys():
+            for key, name in names.items():
+                cached[key] = parser_facts(self._subcommand_parsers[name])
+            cli_cache.store(cached)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         if isinstance(args, list) and args and args[0] in self._subcommand_parsers:
@@ -242,6 +252,16 @@ class DMIGNNCLI(LightningCLI):
             return
         checkpoint = load_checkpoint(plan.ckpt_path)
         self.session["checkpoint_epoch"] = checkpoint.get("epoch")
+        try:
+            recorded = checkpoint_model_name(checkpoint)
+        except ValueError as error:
+            raise CheckpointError(f"{plan.ckpt_path}: {error}") from None
+        if recorded != self.model_name:
+            raise ConfigError(
+                f"{plan.ckpt_path} holds a {recorded} model but the command line asks for "
+                f"{self.model_name}; drop --model (the checkpoint decides) or use a {recorded} "
+                "config"
+            )
         hparams = dict(checkpoint.get("hyper_parameters", {}))
         hparams.pop("_instantiator", None)
         if not hparams:
@@ -252,7 +272,8 @@ class DMIGNNCLI(LightningCLI):
             self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
         except Exception as error:
             raise CheckpointError(
-                f"{plan.ckpt_path}: its model options do not fit this version of DMIGNN "
+                f"{plan.ckpt_path}: its model options do not fit this version of "
+                f"{self.model_name} "
                 f"({' '.join(str(error).split())})"
             ) from error
 
@@ -260,11 +281,14 @@ class DMIGNNCLI(LightningCLI):
         config = self.config[self.subcommand]
         plan: RunPlan = self.session["plan"]
         model_args, data_args = config.model, config.data
+        graph_model = "num_neighbors" in model_args
         if plan.ckpt_path is not None:
             # The checkpoint's hyper-parameters were merged into model_args above.
-            data_args.graph_top_k = model_args.num_neighbors
+            if graph_model:
+                data_args.graph_top_k = model_args.num_neighbors
         else:
-            model_args.num_neighbors = data_args.graph_top_k
+            if graph_model:
+                model_args.num_neighbors = data_args.graph_top_k
             if not model_args.num_items:
                 with configured_classes():
                     model_args.num_items = SessionDataModule(**vars(data_args)).num_items
@@ -289,6 +313,8 @@ class DMIGNNCLI(LightningCLI):
         strategy = self.trainer.strategy
         if type(strategy.checkpoint_io) is TorchCheckpointIO:  # not a user's own plugin
             strategy.checkpoint_io = SafeCheckpointIO()
+        if hasattr(self.datamodule, "use_features"):  # before anything is loaded or cached
+            self.datamodule.use_features(type(self.model).FEATURES)
         if self.subcommand != "fit":
             return
         evaluation = getattr(self.datamodule, "evaluation_split", "val")
@@ -308,8 +334,7 @@ class DMIGNNCLI(LightningCLI):
 
     def _check_monitor(self, split: str) -> None:
         """The selection metric must be one the model logs (else it fails after an epoch)."""
-        names = {f"{split}/{name}" for name in self.model.val_metrics.metrics}
-        names |= {f"{split}/loss", "train/loss", "train/ce", "train/regularizer"}
+        names = self.model.logged_names(split)
         for callback in self.trainer.callbacks:
             if isinstance(callback, (ModelCheckpoint, EarlyStopping)):
                 monitor = getattr(callback, "monitor", None)
@@ -377,14 +402,15 @@ def _section(group: Any) -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-def _arrange_help(parser: LightningArgumentParser) -> None:
+def _arrange_help(parser: LightningArgumentParser, model: str, path: str) -> None:
     """Our group titles and texts; the checkpoint options after the general ones, Trainer last."""
     groups = parser._action_groups
     method = []
+    titles = {**GROUP_TITLES, "model": model_title(model, path, list(REGISTRY))}
     for group in groups:
         section = _section(group)
-        if section in GROUP_TITLES:
-            group.title = GROUP_TITLES[section]
+        if section in titles:
+            group.title = titles[section]
             group.description = None
         for action in group._group_actions:
             for flag in action.option_strings:
@@ -423,14 +449,35 @@ def _run_directory_loggers(loggers: Any, run_dir: Path, fresh: bool) -> Any:
     return loggers
 
 
+def _checkpoint_model(choice: ModelChoice) -> str | None:
+    """The model a ``--ckpt_path`` records, when it can be found now (else the CLI reports)."""
+    if not choice.ckpt_path:
+        return None
+    try:
+        root = Path(choice.root or DEFAULT_ROOT)
+        last = choice.ckpt_path == "last" and choice.run_dir
+        path = resolve_checkpoint(choice.ckpt_path, root, Path(choice.run_dir) if last else None)
+        return checkpoint_model_name(load_checkpoint(path))
+    except (DMIGNNError, ValueError, OSError):
+        return None
+
+
 def run(argv: list[str]) -> int:
-    """Run one ``fit|validate|test|predict`` command line (``argv`` starts with it)."""
+    """Run one ``fit|validate|test|predict`` command line (``argv`` starts with it).
+
+    The model class comes from ``--model NAME`` or a config's ``model.class_path``
+    (:mod:`dmi_gnn.cli_models`), else from ``--ckpt_path``'s checkpoint, else DMIGNN.
+    """
     session: dict[str, Any] = {}
     inherited = os.environ.get(INHERITED_RUN_DIR)
     succeeded = False
+    choice = choose_model(argv[1:])
+    if not choice.explicit:
+        choice.name = _checkpoint_model(choice) or choice.name
+    argv = [argv[0], *choice.argv]
     try:
         cli = DMIGNNCLI(
-            DMIGNN,
+            model_class(choice.name),
             SessionDataModule,
             seed_everything_default=2024,
             save_config_callback=RunConfigSaver,

@@ -127,8 +127,10 @@ class NonparametricRecommender(SessionRecommender):
         self.optimizers().step()
         self.log("train/loss", 0.0, batch_size=batch.batch_size)
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
-        return -1 if batch_idx > 0 else None  # one step per epoch is all there is
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if stage == "fit" and self._trainer is not None:
+            self.trainer.limit_train_batches = 1  # one step is all there is (read after setup)
 
     def on_train_epoch_end(self) -> None:
         self.trainer.should_stop = True  # the index does not change with more epochs
