@@ -32,10 +32,8 @@ from dmi_gnn.recommender import SessionRecommender
 #: Prefix of the index tensors in the module's extra state (the vocabulary's keys have none).
 INDEX_PREFIX = "index_"
 
-# A non-parametric fit has no optimiser by design; Lightning's notice would only confuse.
-warnings.filterwarnings(
-    "ignore", message=r".*configure_optimizers.* returned `None`, this fit will run with no"
-)
+#: Lightning's notice for a fit without optimiser: by design here, it would only confuse.
+_NO_OPTIMIZER = r".*configure_optimizers.* returned `None`, this fit will run with no"
 
 
 class NonparametricRecommender(SessionRecommender):
@@ -131,6 +129,7 @@ class NonparametricRecommender(SessionRecommender):
         super().setup(stage)
         if stage == "fit" and self._trainer is not None:
             self.trainer.limit_train_batches = 1  # one step is all there is (read after setup)
+            warnings.filterwarnings("ignore", message=_NO_OPTIMIZER)
 
     def on_train_epoch_end(self) -> None:
         self.trainer.should_stop = True  # the index does not change with more epochs

@@ -64,7 +64,8 @@ def load_model(path: Any, map_location: Any = "cpu") -> SessionRecommender:
 
     Raises:
         CheckpointError: the checkpoint names a class that is not registered.
-        UnsafeCheckpointError, CorruptCheckpointError: see :func:`dmi_gnn.checkpoints.load_checkpoint`.
+        UnsafeCheckpointError, CorruptCheckpointError: as
+            :func:`dmi_gnn.checkpoints.load_checkpoint`.
     """
     from dmi_gnn.checkpoints import load_checkpoint
     from dmi_gnn.errors import CheckpointError
