@@ -1,4 +1,4 @@
-"""Speed benchmark: DMI-GNN training/evaluation throughput against the scoring bound.
+"""Speed benchmark: a model's training/evaluation throughput against the scoring bound.
 
 Prints ONE JSON line with training and evaluation samples/s, the scoring-only bound for the
 same shapes measured in the same run (forward + backward of scoring all items with U interest
@@ -11,11 +11,16 @@ The bound uses the model's own scoring path (candidate embeddings, eq. 6, max ov
 fed random interest vectors: it is the part of the step no implementation can avoid, so
 everything above it is overhead.
 
-Usage (the config's model and data sections are used as they are; ``--data.*``/``--model.*``
-override them like on the ``dmi-gnn`` command line)::
+Any model of the family: the configs are the ``dmi-gnn`` command's (``--config`` repeatable, in
+order; ``model: class_path:`` or ``--model NAME`` picks the model, DMI-GNN by default;
+``--data.*``/``--model.*`` override them like on the command line). The bound is measured for
+neural models whose network has ``score`` (the contract of ``dmi_gnn/nn/networks``); a
+non-parametric model reports its index build time instead of training steps::
 
     python experiments/benchmark.py --config experiments/tmall.yaml \\
         --data.data_dir ../shared/data/tmall-gcegnn
+    python experiments/benchmark.py --config experiments/data/tmall.yaml \\
+        --config experiments/models/pop.yaml --data.data_dir ../shared/data/tmall-gcegnn
     python experiments/benchmark.py --device cuda --batch-size 1024 --precision bf16-mixed
 """
 
@@ -41,13 +46,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datamodules import SessionBatch, SessionDataModule  # noqa: E402
-from dmi_gnn import DMIGNN  # noqa: E402
+from dmi_gnn.cli_models import choose_model  # noqa: E402
+from dmi_gnn.models import model_class  # noqa: E402
 from dmi_gnn.nn.scoring import resolve_chunk_size  # noqa: E402
+from dmi_gnn.nonparametric_recommender import NonparametricRecommender  # noqa: E402
+from dmi_gnn.recommender import SessionRecommender  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict, dict]:
+    """The options, and the model and data arguments of the configs and overrides.
+
+    ``args.model`` is the registered model name (as ``dmi-gnn`` resolves it).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(ROOT / "experiments" / "tmall.yaml"))
+    parser.add_argument(
+        "--config", action="append", help="repeatable, as for dmi-gnn; default tmall.yaml"
+    )
+    parser.add_argument("--model", default=None, help="a registered model name")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's")
     parser.add_argument("--eval-batch-size", type=int, default=None)
@@ -80,10 +95,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict,
         if section not in overrides or not name:
             parser.error(f"unknown option {token}")
         overrides[section][name] = yaml.safe_load(value)
-    config = yaml.safe_load(Path(args.config).read_text())
-    model_args = {**config.get("model", {}), **overrides["model"]}
-    data_args = {**config.get("data", {}), **overrides["data"]}
-    return args, model_args, data_args
+    configs = args.config or [str(ROOT / "experiments" / "tmall.yaml")]
+    cli = [a for c in configs for a in ("--config", c)]
+    choice = choose_model(cli + (["--model", args.model] if args.model else []))
+    model_args: dict[str, Any] = {}
+    data_args: dict[str, Any] = {}
+    for value in choice.argv[1::2]:  # the configs, flattened as dmi-gnn reads them
+        config = yaml.safe_load(Path(value).read_text() if Path(value).is_file() else value)
+        model_args.update(config.get("model") or {})
+        data_args.update(config.get("data") or {})
+    args.model = choice.name
+    args.config = configs
+    return args, {**model_args, **overrides["model"]}, {**data_args, **overrides["data"]}
 
 
 def timed(function, synchronize) -> float:
@@ -98,17 +121,21 @@ def median_rate(samples: list[float], size: int) -> float:
     return size / statistics.median(samples)
 
 
-def prepare_data(data_args: dict) -> tuple[SessionDataModule, float, float]:
+def prepare_data(
+    data_args: dict, features: frozenset[str]
+) -> tuple[SessionDataModule, float, float]:
     """Cold preparation (empty cache) and cached preparation (a second module), in seconds."""
     cache = tempfile.mkdtemp(prefix="dmi-gnn-bench-")
     data_args = {**data_args, "cache_dir": cache}
     start = time.perf_counter()
     cold = SessionDataModule(**data_args)
+    cold.use_features(features)
     cold.prepare_data()
     cold.setup("fit")
     cold_seconds = time.perf_counter() - start
     start = time.perf_counter()
     warm = SessionDataModule(**data_args)
+    warm.use_features(features)
     warm.prepare_data()
     warm.setup("fit")
     cached_seconds = time.perf_counter() - start
@@ -122,7 +149,7 @@ def batches(dataset, batch_size: int, count: int, device: torch.device) -> list[
     out = []
     for step in range(count):
         index = order[(step * batch_size) % len(dataset) :][:batch_size]
-        out.append(SessionBatch(*(t.to(device) for t in dataset.__getitems__(index.tolist()))))
+        out.append(dataset.__getitems__(index.tolist()).to_device(device))
     return out
 
 
@@ -147,7 +174,9 @@ def memory_across_passes(train_step, inputs, passes: int, cuda: bool, device) ->
     return out
 
 
-def recommend_latency(model: DMIGNN, datamodule: SessionDataModule, device, calls: int = 200):
+def recommend_latency(
+    model: SessionRecommender, datamodule: SessionDataModule, device, calls: int = 200
+):
     """Seconds per ``recommend([session], k=20)`` call on real test prefixes (raw ids in/out)."""
     model.eval()
     test = datamodule.test_dataset
@@ -183,16 +212,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     batch_size = data_args.get("batch_size", 100)
     eval_batch_size = args.eval_batch_size or batch_size
 
-    datamodule, cold_seconds, cached_seconds = prepare_data(data_args)
+    cls = model_class(args.model)
+    datamodule, cold_seconds, cached_seconds = prepare_data(data_args, cls.FEATURES)
     if args.chunk_size:
         model_args["scoring_chunk_size"] = args.chunk_size
     torch.manual_seed(0)
-    model = DMIGNN(num_items=datamodule.num_items, **model_args)
-    model.set_global_graph(datamodule.global_graph)
+    model = cls(num_items=datamodule.num_items, **model_args)
+    start = time.perf_counter()
+    model.adopt_data(datamodule)  # the global graph, or a non-parametric index
+    adopt_seconds = time.perf_counter() - start
     model.to(device)
+    if isinstance(model, NonparametricRecommender):
+        return benchmark_index(args, model, datamodule, device, adopt_seconds, eval_batch_size)
     if args.compile:
         model.net = torch.compile(model.net, dynamic=True)
-    net = model.net
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     autocast = (
@@ -211,7 +244,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def train_step(batch: SessionBatch) -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast:
-            loss = model.loss(batch)[0]
+            loss = model.training_loss(batch)
+            loss = loss["loss"] if isinstance(loss, dict) else loss
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -221,11 +255,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     @torch.no_grad()
     def eval_step(batch: SessionBatch) -> None:
         with autocast:
-            scores = net(batch).scores
+            scores = model.scores(batch)
         metrics.update(scores.float(), batch.targets)
 
     # The bound: the model's own scoring path on random interests of the same shapes.
-    dim, interests = hp.embedding_dim, hp.num_interests
+    dim, interests = hp.embedding_dim, hp.get("num_interests", 1)
     bound_inputs = [
         torch.randn(batch_size, interests, dim, device=device, requires_grad=True) for _ in range(4)
     ]
@@ -279,7 +313,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         device_name = platform.processor() or platform.machine()
     result = {
-        "config": str(args.config),
+        "config": args.config,
+        "model": args.model,
         "dataset": datamodule.info.name,
         "num_items": datamodule.num_items,
         "train_samples": len(datamodule.train_dataset),
@@ -315,6 +350,51 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     print(json.dumps(result))
     return result
+
+
+def benchmark_index(args, model, datamodule, device, build_seconds, eval_batch_size) -> dict:
+    """A non-parametric model: index build time, evaluation rate, ``recommend`` latency."""
+    evaluation = batches(
+        datamodule.test_dataset, eval_batch_size, args.steps * args.repeats, device
+    )
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for batch in evaluation:
+            model.test_metrics.update(model.scores(batch).float(), batch.targets)
+    eval_rate = len(evaluation) * eval_batch_size / (time.perf_counter() - start)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for batch in all_batches(datamodule.test_dataset, eval_batch_size, device):
+            model.scores(batch)
+    test_seconds = time.perf_counter() - start
+    latencies = recommend_latency(model, datamodule, device)
+    result = {
+        "config": args.config,
+        "model": args.model,
+        "dataset": datamodule.info.name,
+        "num_items": datamodule.num_items,
+        "fit_sessions": datamodule.train_sessions_count,
+        "index_build_s": round(build_seconds, 3),
+        "eval_samples_per_s": round(eval_rate, 1),
+        "test_pass_s": round(test_seconds, 2),
+        "test_samples": len(datamodule.test_dataset),
+        "recommend_top20_latency_ms_median": round(statistics.median(latencies) * 1000, 2),
+        "recommend_top20_latency_ms_p90": round(
+            sorted(latencies)[int(0.9 * len(latencies))] * 1000, 2
+        ),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+def all_batches(dataset, batch_size: int, device):
+    """Every sample of ``dataset`` in order, ``batch_size`` at a time, on ``device``."""
+    for start in range(0, len(dataset), batch_size):
+        indices = list(range(start, min(start + batch_size, len(dataset))))
+        yield dataset.__getitems__(indices).to_device(device)
 
 
 if __name__ == "__main__":

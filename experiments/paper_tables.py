@@ -5,7 +5,10 @@ Tables:
 * ``reproduction``: one dataset in both semantics (``reference``, ``paper``) and both protocols
   (``validation``: checkpoint chosen on validation, test once; ``paper``: test every epoch,
   per-metric best reported as test-selected, as the published code does);
-* ``table2``: the paper's main table for the chosen datasets, our model, both protocols;
+* ``table2``: the paper's main table for the chosen datasets and models (``--model NAME``,
+  repeatable, a registered name; default DMIGNN), both protocols. DMI-GNN runs
+  ``experiments/<dataset>.yaml``; another model the composition ``experiments/data/<dataset>.yaml
+  + models/<model>.yaml + presets/<model>/<dataset>.yaml``;
 * with ``--refit``, every validation-protocol cell is followed by a *refit* cell: the same
   model retrained on all training sessions (``--data.val_fraction 0``) for the number of epochs
   chosen on validation, then tested once. The test set still chooses nothing; the model just
@@ -25,6 +28,8 @@ Examples::
 
     python experiments/paper_tables.py reproduction --dataset tmall \\
         --data-dir ../shared/data/tmall-gcegnn --output results/reproduction.md
+    python experiments/paper_tables.py table2 --dataset tmall --model DMIGNN --model Pop \\
+        --data-dir ../shared/data/tmall-gcegnn --protocol validation --refit
     python experiments/paper_tables.py table3 --dataset tmall --data-dir data/tmall --dry-run
     python experiments/paper_tables.py table3 --dataset tmall --data-dir data/tmall \\
         -- --trainer.max_epochs=1          # anything after -- goes to every dmi-gnn command
@@ -37,6 +42,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dmi_gnn.models import resolve_name
 
 from run_grid import (
     best_epoch,
@@ -57,9 +65,32 @@ ABLATIONS = {
 }
 
 
-def cells(table: str, datasets: list[str], protocols: list[str]) -> list[tuple[str, list[str]]]:
+#: Labels of the models in the tables (the registered name otherwise).
+LABELS = {"DMIGNN": "DMI-GNN"}
+
+
+def model_configs(model: str, dataset: str) -> list[str]:
+    """The ``--config`` arguments of ``model`` on ``dataset``."""
+    if model == "DMIGNN":
+        return ["--config", f"experiments/{dataset}.yaml"]
+    folder = model.lower()
+    files = [f"data/{dataset}", f"models/{folder}", f"presets/{folder}/{dataset}"]
+    return [arg for name in files for arg in ("--config", f"experiments/{name}.yaml")]
+
+
+def cells(
+    table: str, datasets: list[str], protocols: list[str], models: list[str] | None = None
+) -> list[tuple[str, list[str]]]:
     """``(cell name, dmi-gnn arguments)`` for every cell of ``table``."""
     out = []
+    if table == "table2":
+        for dataset in datasets:
+            for model in models or ["DMIGNN"]:
+                base = model_configs(model, dataset)
+                for protocol in protocols:
+                    label = f"{dataset} {LABELS.get(model, model)} [{protocol}]"
+                    out.append((label, [*base, f"--data.protocol={protocol}"]))
+        return out
     for dataset in datasets:
         base = ["--config", f"experiments/{dataset}.yaml"]
         if table == "table3":
@@ -92,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=["reproduction", "table2", "table3"])
     parser.add_argument("--dataset", action="append", help="repeatable; default tmall")
+    parser.add_argument(
+        "--model", action="append", help="table2: a registered model, repeatable; default DMIGNN"
+    )
     parser.add_argument("--data-dir", help="--data.data_dir for every run (benchmarks)")
     parser.add_argument(
         "--protocol", choices=["validation", "paper", "both"], default="both", help="which ones"
@@ -112,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     invocation = invocation_directory(Path(args.runs_dir).resolve() / args.table, args.dry_run)
     data = [f"--data.data_dir={Path(args.data_dir).resolve()}"] if args.data_dir else []
     results = []
-    for index, (name, cli_args) in enumerate(cells(args.table, datasets, protocols)):
+    models = [resolve_name(model) for model in args.model or ["DMIGNN"]]
+    for index, (name, cli_args) in enumerate(cells(args.table, datasets, protocols, models)):
         run_dir = invocation / f"{index:02d}"
         protocol = "paper" if "--data.protocol=paper" in cli_args else "validation"
         command = fit_command(run_dir, [*cli_args, *data, *passthrough])
