@@ -227,3 +227,19 @@ def test_loss_decreases_on_a_tiny_task(case):
         last = float(loss_of())
     assert last < 0.6 * first, (first, last)
     assert hits > 0.5
+
+
+@pytest.mark.parametrize("cls", [c for c in NAIVE if "session_graph" not in c.FEATURES])
+def test_networks_without_the_graph_feature_never_read_the_graph(batch, cls):
+    net = _net(cls).eval()
+    bare = batch._replace(nodes=None, node_mask=None, alias=None, adjacency=None)
+    torch.testing.assert_close(net(bare), net(batch))
+
+
+@pytest.mark.parametrize("cls", list(NAIVE))
+def test_evaluation_scores_stay_float32_under_autocast(batch, cls):
+    net = _net(cls).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = net(batch)
+    assert scores.dtype == torch.float32
+    assert scores.shape == (4, NUM_ITEMS)
