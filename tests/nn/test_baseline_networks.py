@@ -129,6 +129,8 @@ def test_bad_options_are_named(cls, options, message):
         cls(num_items=NUM_ITEMS, embedding_dim=4, **options)
     with pytest.raises(ValueError, match="num_items"):
         cls(num_items=0)
+    with pytest.raises(ValueError, match="scoring_chunk_size"):
+        cls(num_items=NUM_ITEMS, scoring_chunk_size=0)
 
 
 def test_gcegnn_global_graph_checks():
@@ -243,3 +245,11 @@ def test_evaluation_scores_stay_float32_under_autocast(batch, cls):
         scores = net(batch)
     assert scores.dtype == torch.float32
     assert scores.shape == (4, NUM_ITEMS)
+
+
+@pytest.mark.parametrize("cls", list(NAIVE))
+def test_chunked_scoring_gives_the_same_scores(batch, cls):
+    whole = _net(cls, scoring_chunk_size=None).eval()
+    chunked = _net(cls, scoring_chunk_size=4).eval()
+    chunked.load_state_dict(whole.state_dict())
+    torch.testing.assert_close(chunked(batch), whole(batch))

@@ -13,6 +13,7 @@ from dmi_gnn.nn.scoring import score_items
 __all__ = [
     "check_bool",
     "check_choice",
+    "check_chunk_size",
     "check_positive_int",
     "check_rate",
     "masked_mean",
@@ -47,6 +48,16 @@ def check_choice(owner: str, name: str, value: object, choices: tuple[object, ..
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{owner}: {name} must be one of {choices}, got {value!r}")
+
+
+def check_chunk_size(owner: str, value: object) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int >= 1, ``"auto"`` or None."""
+    if value in (None, "auto"):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{owner}: scoring_chunk_size must be an integer >= 1, 'auto' or None, got {value!r}"
+        )
 
 
 def uniform_(parameters, dim: int) -> None:

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from dmi_gnn.nn.networks.common import (
     check_choice,
+    check_chunk_size,
     check_positive_int,
     masked_mean,
     score_candidates,
@@ -97,6 +98,7 @@ class FPMCNet(nn.Module):
         self.representation_dim = 2 * embedding_dim
         self.loss = loss
         self.init_std = float(init_std)
+        check_chunk_size(_OWNER, scoring_chunk_size)
         self.scoring_chunk_size = scoring_chunk_size
         self.item_factors = nn.Embedding(num_items + 1, embedding_dim)
         self.next_factors = nn.Embedding(num_items + 1, embedding_dim)

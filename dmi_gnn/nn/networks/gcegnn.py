@@ -13,6 +13,7 @@ from dmi_gnn.nn.global_graph import check_global_graph, global_pyramid
 from dmi_gnn.nn.local_aggregator import LocalAggregator
 from dmi_gnn.nn.networks.common import (
     check_choice,
+    check_chunk_size,
     check_positive_int,
     check_rate,
     masked_mean,
@@ -118,6 +119,7 @@ class GCEGNNNet(nn.Module):
         self.dropout_global = float(dropout_global)
         self.dropout_gcn = float(dropout_gcn)
         self.neighbor_padding = neighbor_padding
+        check_chunk_size(_OWNER, scoring_chunk_size)
         self.scoring_chunk_size = scoring_chunk_size
 
         self.embedding = nn.Embedding(num_items + 1, embedding_dim)

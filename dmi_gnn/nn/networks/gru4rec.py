@@ -8,7 +8,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dmi_gnn.nn.gru_encoder import GRUEncoder
-from dmi_gnn.nn.networks.common import check_positive_int, check_rate, score_candidates
+from dmi_gnn.nn.networks.common import (
+    check_chunk_size,
+    check_positive_int,
+    check_rate,
+    score_candidates,
+)
 
 if TYPE_CHECKING:
     from datamodules.batch import SessionBatch
@@ -47,8 +52,9 @@ class GRU4RecNet(nn.Module):
     Published defaults: one GRU layer; the official parameter files use 100-512 units and
     embedding/hidden dropouts 0.0-0.5 per dataset (none for Tmall). Here ``hidden_size``
     defaults to ``embedding_dim`` (tied, no projection), ``dropout_embedding = 0.3`` (RecBole's
-    full-CE GRU4Rec), ``dropout_hidden = 0``. Initialisation: Glorot-uniform matrices and zero
-    biases (the official code's scheme, as summarised in its papers), embedding included.
+    full-CE GRU4Rec), ``dropout_hidden = 0``. Initialisation: Glorot-uniform matrices (each GRU
+    gate block on its own) and zero biases, embedding included: the Glorot-style scheme of the
+    official code as its documentation describes it (not checked against that code here).
 
     Args:
         num_items (int): ``N``, items are ``1..N`` and 0 is padding.
@@ -98,6 +104,7 @@ class GRU4RecNet(nn.Module):
         self.num_layers = num_layers
         self.dropout_embedding = float(dropout_embedding)
         self.dropout_hidden = float(dropout_hidden)
+        check_chunk_size(_OWNER, scoring_chunk_size)
         self.scoring_chunk_size = scoring_chunk_size
         self.embedding = nn.Embedding(num_items + 1, embedding_dim)
         self.encoder = GRUEncoder(embedding_dim, hidden_size, num_layers, self.dropout_hidden)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from dmi_gnn.nn.gru_encoder import GRUEncoder
 from dmi_gnn.nn.last_item_attention import LastItemAttention
 from dmi_gnn.nn.networks.common import (
+    check_chunk_size,
     check_positive_int,
     check_rate,
     score_candidates,
@@ -99,6 +100,7 @@ class NARMNet(nn.Module):
         self.num_layers = num_layers
         self.dropout_embedding = float(dropout_embedding)
         self.dropout_context = float(dropout_context)
+        check_chunk_size(_OWNER, scoring_chunk_size)
         self.scoring_chunk_size = scoring_chunk_size
         self.embedding = nn.Embedding(num_items + 1, embedding_dim)
         self.encoder = GRUEncoder(embedding_dim, hidden_size, num_layers)

@@ -11,6 +11,7 @@ from dmi_gnn.nn.gated_graph import GatedGraphLayer
 from dmi_gnn.nn.last_item_attention import LastItemAttention
 from dmi_gnn.nn.networks.common import (
     check_bool,
+    check_chunk_size,
     check_positive_int,
     score_candidates,
     uniform_,
@@ -80,6 +81,7 @@ class SRGNNNet(nn.Module):
         self.representation_dim = embedding_dim
         self.steps = steps
         self.hybrid = hybrid
+        check_chunk_size(_OWNER, scoring_chunk_size)
         self.scoring_chunk_size = scoring_chunk_size
         self.embedding = nn.Embedding(num_items + 1, embedding_dim)
         self.gnn = GatedGraphLayer(embedding_dim, steps)
