@@ -1,9 +1,15 @@
-"""The DMI-GNN network in plain PyTorch (no Lightning): one layer per file."""
+"""The networks in plain PyTorch (no Lightning): one layer per file; baselines in ``networks``."""
 
+from dmi_gnn.nn.gated_graph import GatedGraphLayer
 from dmi_gnn.nn.global_aggregator import GlobalAggregator
+from dmi_gnn.nn.global_graph import check_global_graph, global_pyramid
+from dmi_gnn.nn.gru_encoder import GRUEncoder, reverse_prefixes
 from dmi_gnn.nn.interest_extractor import MultiInterestExtractor
+from dmi_gnn.nn.last_item_attention import LastItemAttention
 from dmi_gnn.nn.local_aggregator import LocalAggregator
 from dmi_gnn.nn.network import DMIGNNNet, NetworkOutput
+from dmi_gnn.nn.normalized_graph import NormalizedSessionGraph, normalized_session_graph
+from dmi_gnn.nn.positional_readout import PositionalAttentionReadout
 from dmi_gnn.nn.reference_weights import (
     load_reference_parameters,
     reference_gradients,
@@ -13,13 +19,22 @@ from dmi_gnn.nn.scoring import InterestScorer, score_items
 
 __all__ = [
     "DMIGNNNet",
+    "GRUEncoder",
+    "GatedGraphLayer",
     "GlobalAggregator",
     "InterestScorer",
+    "LastItemAttention",
     "LocalAggregator",
     "MultiInterestExtractor",
     "NetworkOutput",
+    "NormalizedSessionGraph",
+    "PositionalAttentionReadout",
+    "check_global_graph",
+    "global_pyramid",
     "load_reference_parameters",
+    "normalized_session_graph",
     "reference_gradients",
     "reference_parameters",
+    "reverse_prefixes",
     "score_items",
 ]

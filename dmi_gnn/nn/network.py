@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dmi_gnn.nn.global_aggregator import GlobalAggregator
+from dmi_gnn.nn.global_graph import check_global_graph, global_pyramid
 from dmi_gnn.nn.interest_extractor import MultiInterestExtractor
 from dmi_gnn.nn.local_aggregator import LocalAggregator
 from dmi_gnn.nn.scoring import InterestScorer
@@ -266,30 +267,9 @@ class DMIGNNNet(nn.Module):
         Raises:
             ValueError: on a wrong shape or dtype, an id out of range or a non-finite weight.
         """
-        neighbors = torch.as_tensor(neighbors)
-        weights = torch.as_tensor(weights)
-        expected = tuple(self.global_neighbors.shape)
-        for name, table in (("neighbors", neighbors), ("weights", weights)):
-            if tuple(table.shape) != expected:
-                raise ValueError(
-                    f"set_global_graph: {name} must have shape (num_items + 1, num_neighbors) = "
-                    f"{expected}, got {tuple(table.shape)}"
-                )
-        if neighbors.is_floating_point() or neighbors.is_complex() or neighbors.dtype == torch.bool:
-            raise ValueError(
-                f"set_global_graph: neighbors must be integer ids, got {neighbors.dtype}"
-            )
-        low, high = int(neighbors.min()), int(neighbors.max())
-        if low < 0 or high > self.num_items:
-            raise ValueError(
-                f"set_global_graph: neighbour ids must lie in 0..{self.num_items}, "
-                f"got {low}..{high}"
-            )
-        if weights.dtype == torch.bool or weights.is_complex():
-            raise ValueError(f"set_global_graph: weights must be real numbers, got {weights.dtype}")
-        weights = weights.to(torch.float32)
-        if not bool(torch.isfinite(weights).all()):
-            raise ValueError("set_global_graph: weights must be finite")
+        neighbors, weights = check_global_graph(
+            neighbors, weights, tuple(self.global_neighbors.shape), self.num_items
+        )
         self.global_neighbors.copy_(neighbors)
         self.global_weights.copy_(weights)
 
@@ -316,30 +296,15 @@ class DMIGNNNet(nn.Module):
 
     def _global_branch(self, nodes: Tensor, session: Tensor) -> Tensor:
         """The ``hop``-level pyramid of the published code, for the ``L`` node slots."""
-        batch = nodes.shape[0]
-        k, dim = self.num_neighbors, self.embedding_dim
-        levels = [nodes]
-        level_weights = []
-        for _ in range(self.hop):
-            ids = levels[-1]
-            levels.append(self.global_neighbors[ids].view(batch, -1))
-            level_weights.append(self.global_weights[ids].view(batch, -1, k))
-        vectors = [self.embedding(ids) for ids in levels]
-        masks: list[Tensor | None] = [None] * self.hop
-        if self.neighbor_padding == "masked":
-            masks = [(ids != 0).view(batch, -1, k) for ids in levels[1:]]
-        for step, aggregator in enumerate(self.global_aggregators):
-            vectors = [
-                aggregator(
-                    vectors[level],
-                    vectors[level + 1].view(batch, -1, k, dim),
-                    level_weights[level],
-                    session,
-                    masks[level],
-                )
-                for level in range(self.hop - step)
-            ]
-        return vectors[0]
+        return global_pyramid(
+            self.embedding,
+            self.global_aggregators,
+            self.global_neighbors,
+            self.global_weights,
+            nodes,
+            session,
+            masked=self.neighbor_padding == "masked",
+        )
 
     def encode(self, batch: SessionBatch) -> Tensor:
         """Item representations at the prefix positions (local + global, gathered via alias).
