@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from dmi_gnn.nonparametric.neighbours import latest_mask
+from dmi_gnn.nonparametric.neighbours import latest_mask, row_of_entries
 from dmi_gnn.nonparametric.options import check_bool, check_choice, check_int
 from dmi_gnn.nonparametric.prefixes import (
     DistinctItems,
@@ -120,21 +120,35 @@ class SessionKNNIndex:
         """
         self._check_fitted()
         ids, real = prefix_arrays(items, mask, self.num_items, self.name)
-        out = np.zeros((ids.shape[0], self.num_items), dtype=np.float32)
+        out = torch.zeros((ids.shape[0], self.num_items), dtype=torch.float32)
+        dense = out.numpy()
         for start in range(0, ids.shape[0], self.chunk_size):
             stop = start + self.chunk_size
-            out[start:stop] = self._score_chunk(ids[start:stop], real[start:stop])
-        return torch.from_numpy(out)
+            rows, columns, values = self._sparse_scores(ids[start:stop], real[start:stop])
+            dense[start + rows, columns] = values
+        return out
 
-    def _score_chunk(self, ids: np.ndarray, real: np.ndarray) -> np.ndarray:
+    def _sparse_scores(
+        self, ids: np.ndarray, real: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero scores of a block of prefixes as ``(rows, columns, values)``.
+
+        Everything stays sparse (a prefix's neighbours hold a few hundred items), so the only
+        dense pass over ``B x N`` is writing the result.
+        """
         prefix = distinct_items(ids, real, self.num_items)
-        neighbours = self._neighbours(prefix, ids.shape[0])  # (B, S), weights
-        scores = (neighbours @ self.matrix).toarray()
-        self._adjust(scores, prefix, ids, real, neighbours)
-        if self.normalize:
-            top = scores.max(1, keepdims=True)
-            np.divide(scores, top, out=scores, where=top > 0)
-        return scores
+        neighbours = self._neighbours(prefix, ids.shape[0])  # (B, S), votes
+        product = neighbours @ self.matrix  # (B, N)
+        rows = row_of_entries(product.indptr)
+        rows, columns, values = self._adjust(
+            rows, product.indices, product.data, prefix, ids, real, neighbours
+        )
+        if self.normalize and len(values):
+            top = np.zeros(ids.shape[0])
+            np.maximum.at(top, rows, values)
+            scale = np.divide(1.0, top, out=np.ones_like(top), where=top > 0)
+            values = values * scale[rows]
+        return rows, columns, values
 
     def _candidates(self, prefix: DistinctItems, values: np.ndarray, num_rows: int):
         """``Q @ X^T`` for prefix rows with ``values``, sorted, with the sample's entry mask."""
@@ -148,10 +162,17 @@ class SessionKNNIndex:
 
     def _adjust(
         self,
-        scores: np.ndarray,
+        rows: np.ndarray,
+        columns: np.ndarray,
+        values: np.ndarray,
         prefix: DistinctItems,
         ids: np.ndarray,
         real: np.ndarray,
         neighbours: sparse.csr_matrix,
-    ) -> None:
-        """In-place changes to the raw scores before normalisation (none by default)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Changes to the raw sparse scores before normalisation (none by default).
+
+        ``(rows, columns, values)`` hold each row's scored items once (``columns`` = item - 1);
+        ``neighbours`` is the ``(B, S)`` vote matrix they came from.
+        """
+        return rows, columns, values

@@ -116,21 +116,30 @@ class SKNN(SessionKNNIndex):
         keep = top_k_mask(candidates.indptr, similarity, self.k)
         return keep_entries(candidates, keep, similarity[keep])
 
-    def _adjust(self, scores, prefix, ids, real, neighbours) -> None:
+    def _adjust(self, rows, columns, values, prefix, ids, real, neighbours):
+        if not (self.remind or self.pop_boost > 0):
+            return rows, columns, values
+        width = self.num_items
+        keys = rows * width + columns
+        taken = np.minimum(real.sum(1), REMIND_LAST)
+        reminded = []  # per reminder step, oldest of the last clicks first: (keys, cnt)
         if self.remind:
-            rows = np.arange(ids.shape[0])
-            taken = np.minimum(real.sum(1), REMIND_LAST)
-            for position in range(REMIND_LAST - 1, -1, -1):  # oldest of the last clicks first
-                hit = rows[position < taken]
-                column = ids[hit, position] - 1
-                count = taken[hit] - position
-                scores[hit, column] = (scores[hit, column] + REMIND_SCORE) * REMIND_SCORE + (
-                    count / 100
-                )
+            for position in range(REMIND_LAST - 1, -1, -1):
+                hit = np.flatnonzero(position < taken)
+                reminded.append((hit * width + ids[hit, position] - 1, taken[hit] - position))
+        every = np.unique(np.concatenate([keys, *(k for k, _ in reminded)]))
+        scores = np.zeros(len(every))
+        scores[np.searchsorted(every, keys)] = values
+        for step_keys, count in reminded:  # one key per row per step: sequential over steps
+            at = np.searchsorted(every, step_keys)
+            scores[at] = (scores[at] + REMIND_SCORE) * REMIND_SCORE + count / 100
         if self.pop_boost > 0:
             holders = neighbours.copy()
             holders.data = np.ones_like(holders.data)
-            counts = (holders @ self.matrix).toarray()
-            top = counts.max(1, keepdims=True)
-            boost = np.divide(counts, top, out=np.zeros_like(counts), where=top > 0)
-            scores += self.pop_boost * boost
+            counts = holders @ self.matrix
+            count_rows = row_of_entries(counts.indptr)
+            top = np.zeros(len(taken))
+            np.maximum.at(top, count_rows, counts.data)
+            at = np.searchsorted(every, count_rows * width + counts.indices)
+            scores[at] += self.pop_boost * counts.data / top[count_rows]
+        return every // width, every % width, scores

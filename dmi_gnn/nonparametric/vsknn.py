@@ -202,8 +202,11 @@ class VSKNN(SessionKNNIndex):
             start += RECENCY_BLOCK
         return step
 
-    def _adjust(self, scores, prefix, ids, real, neighbours) -> None:
+    def _adjust(self, rows, columns, values, prefix, ids, real, neighbours):
         if self.idf_weighting > 0:
-            scores *= self.item_factor
+            values = values * self.item_factor[columns]
         if not self.remind:
-            scores[prefix.rows, prefix.items - 1] = 0.0
+            own = prefix.rows * self.num_items + (prefix.items - 1)
+            keep = ~np.isin(rows * self.num_items + columns, own)
+            rows, columns, values = rows[keep], columns[keep], values[keep]
+        return rows, columns, values
