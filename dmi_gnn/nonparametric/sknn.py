@@ -124,7 +124,7 @@ class SKNN(SessionKNNIndex):
         taken = np.minimum(real.sum(1), REMIND_LAST)
         reminded = []  # per reminder step, oldest of the last clicks first: (keys, cnt)
         if self.remind:
-            for position in range(REMIND_LAST - 1, -1, -1):
+            for position in range(min(REMIND_LAST, ids.shape[1]) - 1, -1, -1):
                 hit = np.flatnonzero(position < taken)
                 reminded.append((hit * width + ids[hit, position] - 1, taken[hit] - position))
         every = np.unique(np.concatenate([keys, *(k for k, _ in reminded)]))

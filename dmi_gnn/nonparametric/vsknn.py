@@ -185,6 +185,8 @@ class VSKNN(SessionKNNIndex):
         step[found] = 2 - np.frexp(marks[found])[1]
         start = RECENCY_BLOCK
         while not found.all():
+            if start > prefix.recency.max():  # every neighbour shares an item: unreachable
+                raise RuntimeError(f"{self.name}: a neighbour shares no item with its prefix")
             todo = np.flatnonzero(~found)
             in_block = (prefix.recency >= start) & (prefix.recency < start + RECENCY_BLOCK)
             values = np.exp2(-(prefix.recency[in_block] - start).astype(np.float64))

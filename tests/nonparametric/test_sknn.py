@@ -59,3 +59,10 @@ def test_ties_keep_the_more_recent_session(sessions):
     # prefix [8]: sessions 3 {7, 8} and 8 {6, 8} tie (cosine 1/sqrt 2); k=1 keeps session 8
     scores = SKNN(NUM_ITEMS, k=1, sample_size=0).fit(sessions).scores(*reversed_batch([[8]]))
     assert scores[0].nonzero().flatten().tolist() == [5, 7]  # items 6 and 8
+
+
+@pytest.mark.parametrize("prefix", [[4], [4, 4], [1, 4]])
+def test_remind_on_a_batch_narrower_than_three_clicks(sessions, prefix):
+    options = {"k": 3, "sample_size": 0, "remind": True, "pop_boost": 0.5}
+    scores = SKNN(NUM_ITEMS, **options).fit(sessions).scores(*reversed_batch([prefix])).numpy()
+    np.testing.assert_allclose(scores, expected(SESSIONS, [prefix], NUM_ITEMS, options), rtol=1e-6)
