@@ -5,8 +5,9 @@ Each takes ``num_items``, ``embedding_dim`` and its own options, and has ``FEATU
 its published training differs from full cross-entropy on ``forward``).
 """
 
+from dmi_gnn.nn.networks.atten_mixer import AttenMixerNet
 from dmi_gnn.nn.networks.comirec_dr import ComiRecDRNet
 from dmi_gnn.nn.networks.comirec_sa import ComiRecSANet
 from dmi_gnn.nn.networks.mind import MINDNet
 
-__all__ = ["ComiRecDRNet", "ComiRecSANet", "MINDNet"]
+__all__ = ["AttenMixerNet", "ComiRecDRNet", "ComiRecSANet", "MINDNet"]
