@@ -52,7 +52,7 @@ def test_reference_loss_is_label_aware_sampled_softmax(batch, cls, options, monk
     targets = net.embedding(batch.targets)
     chosen = []
     for b in range(4):
-        scores = [float(interests[b, k] @ targets[b]) for k in range(3)]
+        scores = [float((interests[b, k] @ targets[b]).detach()) for k in range(3)]
         chosen.append(interests[b, max(range(3), key=lambda k: (scores[k], -k))])
     expected = naive.sampled_softmax(
         torch.stack(chosen), batch.targets, net.candidate_embeddings(), negatives, net.proposal()
@@ -160,10 +160,10 @@ def test_loss_decreases_and_ranking_improves(cls, options, training):
             net.train()
         return float((top == batch.targets.unsqueeze(1)).any(1).float().mean())
 
-    before, hits_before = float(objective()), hit_rate_at_3()
+    before, hits_before = objective().item(), hit_rate_at_3()
     for _ in range(40):
         optimizer.zero_grad()
         objective().backward()
         optimizer.step()
-    assert float(objective()) < before - 0.5
+    assert objective().item() < before - 0.5
     assert hit_rate_at_3() > hits_before + 0.2
