@@ -57,6 +57,10 @@ class AttenMixerNet(nn.Module):
     reproduced: ``squeeze()`` crashing on a batch of one, the hard-coded data path, selection on
     the test split.
 
+    Padding positions are zero vectors here. If the published table has no padding row (as the
+    SR-GNN code it builds on; unverified), its padded positions carry the normalised embedding of
+    item 0, which matters only to the unmasked first softmax of ``"reference"``.
+
     Initialisation: every parameter :math:`\mathcal{U}(-1/\sqrt{d}, 1/\sqrt{d})`, the SR-GNN
     code's ``reset_parameters`` it builds on (LayerNorm included; unverified for this repository);
     the padding row is then zeroed.

@@ -29,6 +29,9 @@ class MINDNet(MultiInterestNetwork):
        counted); the remaining slots repeat interest 0, so the max over interests is over
        :math:`K'_s` of them. ComiRec's MIND uses a fixed ``K``.
 
+    ``routing_init="zeros"`` with the shared map is degenerate (every interest is the same
+    vector: nothing breaks the symmetry); it is offered for ComiRec-DR's layer, not for MIND.
+
     Training modes and scoring: see
     :class:`~dmi_gnn.nn.networks.multi_interest.MultiInterestNetwork`.
     The user-profile features and the deep layers of the paper's full model have no counterpart
