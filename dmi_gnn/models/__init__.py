@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 #: Short name -> ``module.Class`` of every model of the family (the first is the default).
 REGISTRY: dict[str, str] = {
     "DMIGNN": "dmi_gnn.models.dmignn.DMIGNN",
+    "GCEGNN": "dmi_gnn.models.gcegnn.GCEGNN",
+    "SRGNN": "dmi_gnn.models.srgnn.SRGNN",
+    "NARM": "dmi_gnn.models.narm.NARM",
+    "GRU4Rec": "dmi_gnn.models.gru4rec.GRU4Rec",
+    "FPMC": "dmi_gnn.models.fpmc.FPMC",
     "Pop": "dmi_gnn.models.pop.Pop",
+    "SPop": "dmi_gnn.models.spop.SPop",
+    "SKNN": "dmi_gnn.models.sknn.SKNN",
+    "VSKNN": "dmi_gnn.models.vsknn.VSKNN",
 }
 
 #: The model of ``dmi-gnn fit`` without ``--model``.
