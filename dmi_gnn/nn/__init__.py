@@ -9,7 +9,10 @@ from dmi_gnn.nn.reference_weights import (
     reference_gradients,
     reference_parameters,
 )
+from dmi_gnn.nn.repeat_bonus import RepeatBonus
+from dmi_gnn.nn.repeat_mixture import RepeatMixture
 from dmi_gnn.nn.scoring import InterestScorer, score_items
+from dmi_gnn.nn.session_items import SessionItemFeatures, session_item_features
 
 __all__ = [
     "DMIGNNNet",
@@ -18,8 +21,12 @@ __all__ = [
     "LocalAggregator",
     "MultiInterestExtractor",
     "NetworkOutput",
+    "RepeatBonus",
+    "RepeatMixture",
+    "SessionItemFeatures",
     "load_reference_parameters",
     "reference_gradients",
     "reference_parameters",
     "score_items",
+    "session_item_features",
 ]
