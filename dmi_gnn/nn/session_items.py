@@ -40,7 +40,7 @@ class SessionItemFeatures(NamedTuple):
 
 
 def check_session_inputs(name: str, logits: Tensor, items: Tensor, mask: Tensor) -> None:
-    """Raise a ValueError naming what is wrong with ``(logits (B, N), items (B, L), mask (B, L))``."""
+    """Raise a ValueError naming what is wrong with logits ``(B, N)``, items / mask ``(B, L)``."""
     if logits.dim() != 2:
         raise ValueError(f"{name}: logits must be (B, N), got shape {tuple(logits.shape)}")
     if items.dim() != 2 or mask.shape != items.shape:

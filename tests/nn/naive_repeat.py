@@ -77,9 +77,7 @@ def mixture_log_probs(
             prior = layer.position_prior[min(t, layer.max_positions - 1)]
             energies.append((layer.attention_vector * m).sum() + prior)
         alpha = torch.softmax(torch.stack(energies), 0)
-        allowed = [
-            j for j in range(1, num_items + 1) if layer.explore == "all" or j not in unique
-        ]
+        allowed = [j for j in range(1, num_items + 1) if layer.explore == "all" or j not in unique]
         explore_norm = torch.stack([torch.exp(logits[b, j - 1]) for j in allowed]).sum()
         row = []
         for j in range(1, num_items + 1):

@@ -52,6 +52,14 @@ class Popularity(nn.Module):
         return self.bias.expand(batch.batch_size, -1)
 
 
+def popularity_loss(train: SessionBatch, test: SessionBatch, num_items: int = 40) -> Tensor:
+    """Test cross-entropy of the best popularity model: the training-set log-frequencies (the
+    optimum of :class:`Popularity` on ``train``; add-one smoothed so that no test item is 0)."""
+    counts = torch.bincount(train.targets - 1, minlength=num_items).to(torch.float32) + 1.0
+    logits = counts.log().expand(test.batch_size, -1)
+    return torch.nn.functional.cross_entropy(logits, test.targets - 1)
+
+
 def fit(loss_of, parameters, steps: int = 100, lr: float = 0.05) -> None:
     """Full-batch Adam on ``loss_of()``."""
     optimiser = torch.optim.Adam(parameters, lr=lr)

@@ -52,7 +52,7 @@ def test_padding_item_zero_is_never_matched():
         (torch.zeros(2, 5), torch.ones(2, 3, dtype=torch.long), torch.ones(2, 4), "items and mask"),
         (torch.zeros(3, 5), torch.ones(2, 3, dtype=torch.long), None, "3 rows"),
         (torch.zeros(2, 5), torch.ones(2, 3), None, "integer"),
-        (torch.zeros(2, 5), torch.full((2, 3), 6), None, "1..N = 1..5"),
+        (torch.zeros(2, 5), torch.full((2, 3), 6), None, r"1\.\.N = 1\.\.5"),
     ],
 )
 def test_bad_inputs_are_named(logits, items, mask, message):
