@@ -184,22 +184,22 @@ class RepeatMixture(nn.Module):
         if not bool(real.any(1).all()):
             raise ValueError("RepeatMixture: every prefix needs at least one real position")
         fill = max(NON_EDGE_LOGIT, torch.finfo(logits.dtype).min)
-        # Column 0 is a dummy target for padding / duplicate positions; it is dropped.
-        index = torch.where(real, items, 0)
-        if self.explore == "unseen":
-            padded = F.pad(logits, (1, 0))
-            logits = padded.scatter(1, index, fill)[:, 1:]
-        log_explore = torch.log_softmax(logits, dim=1)
         stats = session_item_features(items, mask)
+        # One (row, column) per unique item of each prefix (its most recent click): no
+        # duplicate index, so the writes below are deterministic.
+        rows, positions = stats.representative.nonzero(as_tuple=True)
+        columns = items[rows, positions] - 1
+        if self.explore == "unseen":
+            logits = logits.index_put((rows, columns), logits.new_tensor(fill))
         gate = self.gate_logit(session, items, mask, stats).to(logits.dtype)
-        base = F.logsigmoid(-gate).unsqueeze(1) + log_explore  # log(1 - p_r) + log P_e
+        # log(1 - p_r) + log P_e: the answer for every item outside the prefix.
+        base = torch.log_softmax(logits, dim=1) + F.logsigmoid(-gate).unsqueeze(1)
         log_alpha = self.repeat_attention(hidden, session, mask).to(logits.dtype)
         # log P_r(x_t): log-sum-exp of log alpha over the occurrences of position t's item.
         log_repeat = torch.where(stats.same, log_alpha.unsqueeze(1), fill).logsumexp(-1)
-        at_items = base.gather(1, (items - 1).clamp(min=0))
-        mixed = torch.logaddexp(F.logsigmoid(gate).unsqueeze(1) + log_repeat, at_items)
-        keep = torch.where(stats.representative, items, 0)
-        return F.pad(base, (1, 0)).scatter(1, keep, mixed)[:, 1:]
+        repeat = F.logsigmoid(gate)[rows] + log_repeat[rows, positions]
+        mixed = torch.logaddexp(repeat, base[rows, columns])
+        return base.index_put((rows, columns), mixed)
 
     def __repr__(self) -> str:
         return (
