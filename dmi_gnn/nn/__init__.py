@@ -15,7 +15,10 @@ from dmi_gnn.nn.reference_weights import (
     reference_gradients,
     reference_parameters,
 )
+from dmi_gnn.nn.repeat_bonus import RepeatBonus
+from dmi_gnn.nn.repeat_mixture import RepeatMixture
 from dmi_gnn.nn.scoring import InterestScorer, score_items
+from dmi_gnn.nn.session_items import SessionItemFeatures, session_item_features
 
 __all__ = [
     "DMIGNNNet",
@@ -29,6 +32,9 @@ __all__ = [
     "NetworkOutput",
     "NormalizedSessionGraph",
     "PositionalAttentionReadout",
+    "RepeatBonus",
+    "RepeatMixture",
+    "SessionItemFeatures",
     "check_global_graph",
     "global_pyramid",
     "load_reference_parameters",
@@ -37,4 +43,5 @@ __all__ = [
     "reference_parameters",
     "reverse_prefixes",
     "score_items",
+    "session_item_features",
 ]
