@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -42,10 +44,10 @@ def sparse_rows_matmul(
 ) -> Tensor:
     r"""``(A @ x)[rows]`` for a CSR matrix ``A`` given by its parts (all rows if ``rows`` is None).
 
-    With ``rows``, only the stored entries of those rows are touched (a gather, a scale and an
-    ``index_add``: memory ``O(nnz(A[rows]) d)``), which is what one GNN layer needs for the
-    items of one batch. Without, one sparse-dense product over the whole matrix. Both are
-    differentiable in ``x``.
+    With ``rows``, only the stored entries of those rows are gathered into a small CSR matrix
+    ``(M, C)`` (index work ``O(nnz(A[rows]))``), which is what one GNN layer needs for the items
+    of one batch; without, the whole matrix. Either way one sparse-dense product, differentiable
+    in ``x``; no ``nnz x d`` intermediate is built.
 
     Args:
         crow, col, values: CSR parts of ``A`` ``(R, C)``: ``(R + 1,)``, ``(nnz,)``, ``(nnz,)``.
@@ -56,15 +58,18 @@ def sparse_rows_matmul(
         ``(M, d)`` (or ``(R, d)``).
     """
     if rows is None:
-        matrix = torch.sparse_csr_tensor(
-            crow, col, values.to(x.dtype), size=(crow.numel() - 1, x.shape[0])
-        )
-        return torch.sparse.mm(matrix, x)
+        return _csr_matmul(crow, col, values.to(x.dtype), x)
     start = crow[rows]
     count = crow[rows + 1] - start
+    sub_crow = torch.zeros(rows.numel() + 1, dtype=crow.dtype, device=crow.device)
+    sub_crow[1:] = torch.cumsum(count, 0)
     owner = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count)
-    first = torch.cumsum(count, 0) - count
-    entry = start[owner] + torch.arange(owner.numel(), device=rows.device) - first[owner]
-    contribution = x[col[entry]] * values[entry].to(x.dtype).unsqueeze(-1)
-    out = x.new_zeros(rows.numel(), x.shape[1])
-    return out.index_add(0, owner, contribution)
+    entry = start[owner] + torch.arange(owner.numel(), device=rows.device) - sub_crow[owner]
+    return _csr_matmul(sub_crow, col[entry], values[entry].to(x.dtype), x)
+
+
+def _csr_matmul(crow: Tensor, col: Tensor, values: Tensor, x: Tensor) -> Tensor:
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": used as documented
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_csr_tensor(crow, col, values, size=(crow.numel() - 1, x.shape[0]))
+    return torch.sparse.mm(matrix, x)
