@@ -131,7 +131,7 @@ def test_loss_decreases(batch):
         loss = F.cross_entropy(net(batch), batch.targets - 1)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 
