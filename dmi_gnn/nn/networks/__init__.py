@@ -11,6 +11,7 @@ from dmi_gnn.nn.networks.comirec_sa import ComiRecSANet
 from dmi_gnn.nn.networks.fpmc import FPMCNet
 from dmi_gnn.nn.networks.gcegnn import GCEGNNNet
 from dmi_gnn.nn.networks.gru4rec import GRU4RecNet
+from dmi_gnn.nn.networks.mgir import MGIRNet
 from dmi_gnn.nn.networks.mind import MINDNet
 from dmi_gnn.nn.networks.narm import NARMNet
 from dmi_gnn.nn.networks.srgnn import SRGNNNet
@@ -22,6 +23,7 @@ __all__ = [
     "FPMCNet",
     "GCEGNNNet",
     "GRU4RecNet",
+    "MGIRNet",
     "MINDNet",
     "NARMNet",
     "SRGNNNet",
