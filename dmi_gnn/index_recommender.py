@@ -19,6 +19,10 @@ from datamodules.processed import Sessions
 from dmi_gnn.nonparametric_recommender import NonparametricRecommender
 
 #: Hyper-parameters of the frame, not of the index.
+#: Model option -> index option, where the index's name would clash with the datamodule's
+#: hyper-parameters (Lightning merges both into one logged set).
+_RENAMED = {"sample_seed": "seed"}
+
 _FRAME_OPTIONS = frozenset(
     {"num_items", "top_k", "metric_ks", "max_session_length", "max_batch_cells"}
 )
@@ -48,7 +52,7 @@ class IndexRecommender(NonparametricRecommender):
     def index_options(self) -> dict[str, Any]:
         """The index's keyword options, from the hyper-parameters."""
         return {
-            k: v
+            _RENAMED.get(k, k): v
             for k, v in self.hparams.items()
             if k not in _FRAME_OPTIONS and not k.startswith("_")
         }

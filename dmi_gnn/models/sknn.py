@@ -27,7 +27,7 @@ class SKNN(IndexRecommender):
         remind: boost the prefix's own items (session-rec's remind).
         pop_boost: weight of a popularity boost (0 = off).
         normalize: divide each score row by its maximum.
-        seed: permutation seed of ``sampling="random"``.
+        sample_seed: permutation seed of ``sampling="random"``.
         chunk_size: prefixes per vectorised block (memory ``chunk_size x N`` floats).
         num_items: number of items N (ids 1..N). Linked from the datamodule by the CLI.
         top_k: number of items returned by ``predict_step`` and ``recommend``.
@@ -47,7 +47,7 @@ class SKNN(IndexRecommender):
         remind: bool = False,
         pop_boost: float = 0.0,
         normalize: bool = True,
-        seed: int = 0,
+        sample_seed: int = 0,
         chunk_size: int = 512,
         num_items: int = 0,
         top_k: int = 20,
@@ -63,7 +63,7 @@ class SKNN(IndexRecommender):
             remind=remind,
             pop_boost=pop_boost,
             normalize=normalize,
-            seed=seed,
+            sample_seed=sample_seed,
             chunk_size=chunk_size,
             num_items=num_items,
             top_k=top_k,

@@ -29,7 +29,7 @@ class VSKNN(IndexRecommender):
         idf_weighting: idf weight lambda >= 0 (0 = off).
         remind: keep the prefix's own items as candidates.
         normalize: divide each score row by its maximum.
-        seed: permutation seed of ``sampling="random"``.
+        sample_seed: permutation seed of ``sampling="random"``.
         chunk_size: prefixes per vectorised block (memory ``chunk_size x N`` floats).
         num_items: number of items N (ids 1..N). Linked from the datamodule by the CLI.
         top_k: number of items returned by ``predict_step`` and ``recommend``.
@@ -50,7 +50,7 @@ class VSKNN(IndexRecommender):
         idf_weighting: float = 0.0,
         remind: bool = True,
         normalize: bool = True,
-        seed: int = 0,
+        sample_seed: int = 0,
         chunk_size: int = 512,
         num_items: int = 0,
         top_k: int = 20,
@@ -67,7 +67,7 @@ class VSKNN(IndexRecommender):
             idf_weighting=idf_weighting,
             remind=remind,
             normalize=normalize,
-            seed=seed,
+            sample_seed=sample_seed,
             chunk_size=chunk_size,
             num_items=num_items,
             top_k=top_k,
