@@ -65,9 +65,6 @@ def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> Prepar
     fit_sessions, val_sessions = split_last_sessions(raw.train_sessions, options.val_fraction)
     train = prefix_samples(fit_sessions, options.min_prefix_length)
     val = prefix_samples(val_sessions, options.min_prefix_length)
-    graph = build_global_graph(
-        fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
-    )
     counts = {
         "fit_sessions": len(fit_sessions),
         "val_sessions": len(val_sessions),
@@ -91,7 +88,10 @@ def prepare(raw: RawSessions, num_items: int, options: PrepareOptions) -> Prepar
         len(val_sessions),
         len(raw.test),
     )
-    check_splits(counts, options)
+    check_splits(counts, options)  # before the graph, which needs a fit session of 2 clicks
+    graph = build_global_graph(
+        fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
+    )
     return PreparedData(num_items, train, val, raw.test, graph, raw.vocabulary, counts)
 
 
