@@ -54,6 +54,7 @@ from torch.utils.data import DataLoader
 from datamodules.batch import GLOBAL_GRAPH, SESSION_GRAPH, check_features
 from datamodules.batching import DEFAULT_MAX_LEN
 from datamodules.cache import cache_key, cache_path, default_cache_dir, load_prepared, save_prepared
+from datamodules.errors import DataError
 from datamodules.graph import GlobalGraph
 from datamodules.loading import SampleDataset, keep_batch
 from datamodules.predict import (
@@ -321,11 +322,12 @@ class SessionDataModule(LightningDataModule):
         """Cut prefixes at the model's maximum length (the model is the source of truth).
 
         Raises:
-            ValueError: ``max_len`` was set explicitly to another value.
+            DataError: ``max_len`` was set explicitly to another value (a user error: the CLI
+                prints it as one line, exit 2).
         """
         _require_int("the model's max_session_length", model_max_len, 1)
         if self.max_len is not None and self.max_len != model_max_len:
-            raise ValueError(
+            raise DataError(
                 f"data max_len={self.max_len} disagrees with the model's "
                 f"max_session_length={model_max_len}: the model's maximum session length is "
                 "the one that counts (it is saved in the checkpoint and used by predict and "

@@ -92,11 +92,6 @@ def prepare(
     fit_sessions, val_sessions = split_last_sessions(raw.train_sessions, options.val_fraction)
     train = prefix_samples(fit_sessions, options.min_prefix_length)
     val = prefix_samples(val_sessions, options.min_prefix_length)
-    graph = None
-    if with_global_graph:
-        graph = build_global_graph(
-            fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
-        )
     counts = {
         "fit_sessions": len(fit_sessions),
         "val_sessions": len(val_sessions),
@@ -120,7 +115,12 @@ def prepare(
         len(val_sessions),
         len(raw.test),
     )
-    check_splits(counts, options)
+    check_splits(counts, options)  # before the graph, which needs a fit session of 2 clicks
+    graph = None
+    if with_global_graph:
+        graph = build_global_graph(
+            fit_sessions, num_items, window=options.graph_window, top_k=options.graph_top_k
+        )
     return PreparedData(
         num_items, train, val, raw.test, graph, raw.vocabulary, counts, fit_sessions.offsets
     )

@@ -52,7 +52,13 @@ from dmi_gnn.cli_text import DESCRIPTION, EPILOG, GROUP_TITLES, SUBCOMMANDS, mod
 from dmi_gnn.errors import CheckpointError, ConfigError, DMIGNNError
 from dmi_gnn.models import REGISTRY, checkpoint_model_name, model_class, resolve_name
 from dmi_gnn.recommender import SessionRecommender, class_path
-from dmi_gnn.run_dirs import INHERITED_RUN_DIR, RunPlan, plan_run, resolve_checkpoint
+from dmi_gnn.run_dirs import (
+    INHERITED_RUN_DIR,
+    RunPlan,
+    plan_run,
+    remove_empty_directories,
+    resolve_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -493,8 +499,7 @@ def run(argv: list[str]) -> int:
             os.environ.pop(INHERITED_RUN_DIR, None)
         plan = session.get("plan")
         if not succeeded and plan is not None and plan.created:
-            with contextlib.suppress(OSError):
-                plan.run_dir.rmdir()  # only if the failed run left it empty
+            remove_empty_directories(plan.run_dir, plan.made)
     for logger in getattr(cli.trainer, "loggers", []):
         if type(logger).__name__ == "WandbLogger":
             logger.experiment.finish()  # flush the run (offline: the files under wandb/)

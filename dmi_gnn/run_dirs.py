@@ -48,12 +48,15 @@ class RunPlan:
         ckpt_path: the checkpoint file to load, or None.
         resumed: ``fit`` continues the run of ``ckpt_path`` (same directory).
         created: the run directory was made for this command.
+        made: the topmost directory this command made (the run directory or a parent of it,
+            e.g. a new experiment folder); a failed command removes it again if it is empty.
     """
 
     run_dir: Path
     ckpt_path: Path | None
     resumed: bool
     created: bool
+    made: Path | None = None
 
     def describe(self, subcommand: str) -> str:
         """One line for the log: which directory, and which checkpoint if any."""
@@ -81,6 +84,32 @@ def next_run_directory(root: Path) -> Path:
     existing = versions(root)
     number = existing[-1][0] + 1 if existing else 0
     return root / f"{VERSION_PREFIX}{number}"
+
+
+def first_missing(path: Path) -> Path | None:
+    """The topmost directory that ``path.mkdir(parents=True)`` would create, or None."""
+    missing = None
+    for directory in (path, *path.parents):
+        if directory.exists():
+            break
+        missing = directory
+    return missing
+
+
+def remove_empty_directories(run_dir: Path, made: Path | None) -> None:
+    """After a failed command: remove ``run_dir`` and its parents up to ``made``, while empty.
+
+    Only directories this command made are candidates; one that holds anything stays.
+    """
+    if made is None:
+        return
+    for directory in (run_dir, *run_dir.parents):
+        try:
+            directory.rmdir()
+        except OSError:
+            return  # not empty (or gone): leave it and everything above
+        if directory == made:
+            return
 
 
 def new_run_directory(root: Path) -> Path:
@@ -252,10 +281,10 @@ def plan_run(
         target = explicit or own
         same = _same_directory(target, own)
         if inherited or same or subcommand != "fit":
-            created = not target.exists()
+            made = first_missing(target)
             target.mkdir(parents=True, exist_ok=True)
             resumed = subcommand == "fit" and same
-            return RunPlan(target, checkpoint, resumed, created)
+            return RunPlan(target, checkpoint, resumed, made is not None, made)
         # fit from a checkpoint of another run into a new --run_dir: falls through
     if inherited:
         return RunPlan(explicit, checkpoint, resumed=False, created=False)
@@ -263,11 +292,15 @@ def plan_run(
         if secondary_process():  # the rank-0 process checks and creates it
             explicit.mkdir(parents=True, exist_ok=True)
             return RunPlan(explicit, checkpoint, resumed=False, created=False)
-        return RunPlan(explicit, checkpoint, False, created=_require_new_or_empty(explicit))
+        made = first_missing(explicit)
+        created = _require_new_or_empty(explicit)
+        return RunPlan(explicit, checkpoint, False, created, made if created else None)
     if secondary_process():
         raise RunDirectoryError(
             "this process was started by a launcher with a non-zero rank (torchrun, SLURM, "
             "multi-node): pass the same --run_dir to every process so they share one run "
             "directory"
         )
-    return RunPlan(new_run_directory(root), checkpoint, resumed=False, created=True)
+    made = first_missing(root)
+    run_dir = new_run_directory(root)
+    return RunPlan(run_dir, checkpoint, resumed=False, created=True, made=made or run_dir)

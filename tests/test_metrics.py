@@ -81,6 +81,37 @@ def test_constant_scores_rank_every_target_last():
     assert metric.compute().item() == 0.0
 
 
+def brute_coverage_bounds(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items that every valid top-K list holds (score above the row's K-th best) and items
+    that one may hold (at or above it): ties at the K-th place may go either way."""
+    kth = -np.sort(-scores, axis=1)[:, min(k, scores.shape[1]) - 1 : min(k, scores.shape[1])]
+    return (scores > kth).any(axis=0), (scores >= kth).any(axis=0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 12])
+def test_coverage_with_ties_lies_between_independent_bounds(k):
+    """With ties Cov@K depends on which tied item fills the list; whatever the rule, the
+    covered items lie between bounds computed without torch.topk, and each batch's lists add
+    exactly K items per row before the union (checked on single rows)."""
+    rng = np.random.default_rng(100 + k)
+    scores = _tied_scores(rng)
+    must, may = brute_coverage_bounds(scores, k)
+    for metrics in (Coverage(k, 12), RankingMetrics((k,), num_items=12, prefix="")):
+        for start in range(0, 40, 15):
+            part = torch.from_numpy(scores[start : start + 15])
+            metrics.update(part, torch.ones(len(part), dtype=torch.long))
+        coverage = metrics if isinstance(metrics, Coverage) else metrics.metrics[f"Cov@{k}"]
+        covered = coverage.recommended.numpy()
+        assert (covered >= must).all() and (covered <= may).all()
+    for row in scores[:10]:
+        single = Coverage(k, 12)
+        single.update(torch.from_numpy(row[None]))
+        assert single.recommended.sum().item() == min(k, 12)
+        row_must, row_may = brute_coverage_bounds(row[None], k)
+        assert (single.recommended.numpy() >= row_must).all()
+        assert (single.recommended.numpy() <= row_may).all()
+
+
 @pytest.mark.parametrize("k", [1, 4, 20])
 def test_coverage_matches_brute_force_and_merges(k):
     rng = np.random.default_rng(0)

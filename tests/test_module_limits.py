@@ -11,6 +11,7 @@ import torch
 
 from datamodules import SessionDataModule, collate_sessions
 from datamodules.batching import DEFAULT_MAX_LEN
+from datamodules.errors import DataError
 from datamodules.processed import ProcessedDataset, Sessions, write_processed
 from dmi_gnn import DMIGNN
 
@@ -135,8 +136,8 @@ def test_the_datamodule_takes_the_models_length_and_a_conflict_is_an_error(tmp_p
     explicit = SessionDataModule(dataset=str(root), cache_dir=cache, max_len=9)
     _trainer(tmp_path).test(model, datamodule=explicit, verbose=False)  # agreeing is fine
     conflicting = SessionDataModule(dataset=str(root), cache_dir=cache, max_len=50)
-    with pytest.raises(ValueError, match=r"max_len=50 disagrees with the model's max_session_le"):
-        _trainer(tmp_path).test(model, datamodule=conflicting, verbose=False)
+    with pytest.raises(DataError, match=r"max_len=50 disagrees with the model's max_session_le"):
+        _trainer(tmp_path).test(model, datamodule=conflicting, verbose=False)  # a user error
     standalone = SessionDataModule(dataset=str(root), cache_dir=cache, batch_size=500)
     standalone.setup("test")
     assert next(iter(standalone.test_dataloader())).max_length == DEFAULT_MAX_LEN

@@ -42,6 +42,15 @@ def test_no_training_sample_is_an_error_naming_the_rule(tmp_path):
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
+def test_only_one_click_sessions_is_a_no_training_sample_error_not_a_graph_crash(tmp_path):
+    """No fit session has 2 clicks: the split check runs before the global graph is built."""
+    dataset = _dataset(tmp_path, [[1], [2], [3], [4]] * 3, [[1, 2, 3]])
+    with pytest.raises(DataError) as caught:
+        _setup(tmp_path, dataset, val_fraction=0)
+    message = str(caught.value)
+    assert "no training sample" in message and "at least 2 clicks" in message
+
+
 def test_prepare_data_fails_too(tmp_path):
     dataset = _dataset(tmp_path, [[1, 2]] * 5, [[1, 2, 3]], min_prefix_length=2)
     data = SessionDataModule(dataset=dataset, cache_dir=str(tmp_path / "cache"), val_fraction=0)
