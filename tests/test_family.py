@@ -29,7 +29,13 @@ TINY_DATA = {
     "batch_size": 32,
 }
 #: Small options per model so a fit takes a fraction of a second (others: their defaults).
-SMALL_OPTIONS: dict[str, dict] = {"DMIGNN": {"embedding_dim": 8, "num_interests": 2}}
+SMALL_OPTIONS: dict[str, dict] = {
+    "DMIGNN": {"embedding_dim": 8, "num_interests": 2},
+    "MIND": {"embedding_dim": 8, "num_interests": 2},
+    "ComiRecSA": {"embedding_dim": 8, "num_interests": 2},
+    "ComiRecDR": {"embedding_dim": 8, "num_interests": 2, "max_session_length": 12},
+    "AttenMixer": {"embedding_dim": 16, "heads": 2, "levels": 3},
+}
 SESSIONS = [[1, 2, 3, 2], [7], [5, 9, 11, 5, 9]]
 
 

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "DMIGNN": "dmi_gnn.models.dmignn.DMIGNN",
     "Pop": "dmi_gnn.models.pop.Pop",
+    "MIND": "dmi_gnn.models.mind.MIND",
+    "ComiRecSA": "dmi_gnn.models.comirec_sa.ComiRecSA",
+    "ComiRecDR": "dmi_gnn.models.comirec_dr.ComiRecDR",
+    "AttenMixer": "dmi_gnn.models.atten_mixer.AttenMixer",
 }
 
 #: The model of ``dmi-gnn fit`` without ``--model``.
