@@ -149,7 +149,9 @@ def _composed(paths: list[Path]) -> tuple[str, dict]:
     choice = choose_model(argv)
     merged: dict = {}
     for value in choice.argv[1::2]:
-        loaded = yaml.safe_load(Path(value).read_text() if Path(value).is_file() else value)
+        # A flattened config is YAML text, maybe longer than a file name may be.
+        text = value if "\n" in value else Path(value).read_text()
+        loaded = yaml.safe_load(text)
         merged = _merge(merged, loaded)
     return choice.name, merged
 
