@@ -29,7 +29,13 @@ TINY_DATA = {
     "batch_size": 32,
 }
 #: Small options per model so a fit takes a fraction of a second (others: their defaults).
-SMALL_OPTIONS: dict[str, dict] = {"DMIGNN": {"embedding_dim": 8, "num_interests": 2}}
+SMALL_OPTIONS: dict[str, dict] = {
+    "DMIGNN": {"embedding_dim": 8, "num_interests": 2},
+    "MIND": {"embedding_dim": 8, "num_interests": 2},
+    "ComiRecSA": {"embedding_dim": 8, "num_interests": 2},
+    "ComiRecDR": {"embedding_dim": 8, "num_interests": 2, "max_session_length": 12},
+    "AttenMixer": {"embedding_dim": 16, "heads": 2, "levels": 3},
+}
 SESSIONS = [[1, 2, 3, 2], [7], [5, 9, 11, 5, 9]]
 
 
@@ -143,7 +149,9 @@ def _composed(paths: list[Path]) -> tuple[str, dict]:
     choice = choose_model(argv)
     merged: dict = {}
     for value in choice.argv[1::2]:
-        loaded = yaml.safe_load(Path(value).read_text() if Path(value).is_file() else value)
+        # A flattened config is YAML text, maybe longer than a file name may be.
+        text = value if "\n" in value else Path(value).read_text()
+        loaded = yaml.safe_load(text)
         merged = _merge(merged, loaded)
     return choice.name, merged
 

@@ -31,6 +31,10 @@ REGISTRY: dict[str, str] = {
     "SPop": "dmi_gnn.models.spop.SPop",
     "SKNN": "dmi_gnn.models.sknn.SKNN",
     "VSKNN": "dmi_gnn.models.vsknn.VSKNN",
+    "MIND": "dmi_gnn.models.mind.MIND",
+    "ComiRecSA": "dmi_gnn.models.comirec_sa.ComiRecSA",
+    "ComiRecDR": "dmi_gnn.models.comirec_dr.ComiRecDR",
+    "AttenMixer": "dmi_gnn.models.atten_mixer.AttenMixer",
 }
 
 #: The model of ``dmi-gnn fit`` without ``--model``.
