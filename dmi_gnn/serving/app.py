@@ -8,7 +8,8 @@ request is a 4xx ``{"error": message}`` (:mod:`dmi_gnn.serving.requests`); a ful
 503; a failure inside the model a 500 with a message. None of them stops the server.
 
 The body is read by hand (no pydantic model): the size limit holds for chunked bodies too, and
-every problem gets its own message and status.
+every problem gets its own message and status. It is read as JSON whatever its ``Content-Type``
+(``curl -d`` sends ``application/x-www-form-urlencoded``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from dmi_gnn.serving.requests import Limits, RequestError, parse_query
 
 log = logging.getLogger(__name__)
 
-_JSON_TYPES = ("application/json", "text/json")
-
 
 def _json(status: int, content: Any) -> Response:
     body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
@@ -52,15 +51,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise RequestError(413, f"the body holds more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        return  # curl -d without -H, and many clients: read it as JSON
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in _JSON_TYPES and not media.endswith("+json"):
-        raise RequestError(415, f"Content-Type must be application/json, got {content_type!r}")
 
 
 def create_app(
@@ -129,7 +119,6 @@ def create_app(
     async def recommend_one(request: Request) -> Response:
         batcher.arriving(+1)
         try:
-            _check_content_type(request)
             body = await _read_body(request, limits.max_body_bytes)
             query = parse_query(body, limits, backend.num_items)
         except RequestError as error:

@@ -6,7 +6,6 @@ predict file); booleans, floats, ``null``, lists and objects are refused. Status
 
 * 400: the body is not JSON (or not UTF-8, or nested too deeply);
 * 413: the body is larger than ``max_body_bytes``;
-* 415: a ``Content-Type`` other than JSON;
 * 422: valid JSON of the wrong shape: not an object, an unknown key, a missing or empty
   ``session``, an id of the wrong type, ``k`` not an integer in ``1..max_k``, a session or an
   ``exclude`` list longer than its limit.

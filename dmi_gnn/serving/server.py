@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -111,7 +112,9 @@ def _listen(host: str, port: int) -> socket.socket:
     from dmi_gnn.errors import ConfigError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only then,
+    # and without it a response written in two parts waits for a delayed ACK (40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -177,6 +180,18 @@ def serve_main(argv: Sequence[str]) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"dmi-gnn serve: {backend.description}", flush=True)
     print(f"dmi-gnn serve: listening on http://{shown}:{port}", flush=True)
-    server.run(sockets=[sock])
-    print("dmi-gnn serve: stopped", flush=True)
+    stopped_by: list[str] = []
+
+    def _note(signum: int, frame: object) -> None:
+        # uvicorn re-raises the signal it shut down on, after restoring these handlers.
+        stopped_by.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    reason = f" ({stopped_by[0]})" if stopped_by else ""
+    print(f"dmi-gnn serve: stopped{reason}", flush=True)
     return 0
