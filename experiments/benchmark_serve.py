@@ -197,6 +197,13 @@ async def _load(host: str, port: int, bodies: list[bytes], concurrency: int) -> 
     return latencies
 
 
+def health(host: str, port: int) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=30) as answer:
+        return json.loads(answer.read())
+
+
 def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
     rng = np.random.default_rng(concurrency)
     picks = rng.integers(0, len(sessions), size=args.requests + args.warmup)
@@ -204,11 +211,14 @@ def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
     asyncio.run(
         asyncio.wait_for(_load(host, port, bodies[: args.warmup], concurrency), args.timeout)
     )
+    before = health(host, port)
     started = time.perf_counter()
     latencies = asyncio.run(
         asyncio.wait_for(_load(host, port, bodies[args.warmup :], concurrency), args.timeout)
     )
     elapsed = time.perf_counter() - started
+    after = health(host, port)
+    batches = after["batches"] - before["batches"]
     latencies_ms = np.array(latencies) * 1e3
     return {
         "concurrency": concurrency,
@@ -217,6 +227,7 @@ def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
         "p99_ms": round(float(np.percentile(latencies_ms, 99)), 2),
         "mean_ms": round(float(latencies_ms.mean()), 2),
         "sessions_per_s": round(len(latencies) / elapsed, 1),
+        "mean_batch": round((after["requests"] - before["requests"]) / max(batches, 1), 2),
     }
 
 
