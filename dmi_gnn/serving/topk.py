@@ -15,9 +15,21 @@ DEFAULT_BLOCK = 65_536
 
 
 def _best(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best columns of each row, sorted (score descending, id ascending)."""
+    """The ``k`` best columns of each row, sorted (score descending, id ascending).
+
+    A partial sort picks any of the items tied at the ``k``-th score; rows where such a tie
+    straddles the cut (rare with float scores) are redone with all the tied items, so the lower
+    ids win there too.
+    """
     if k < scores.shape[1]:
         keep = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        kept = np.take_along_axis(scores, keep, axis=1)
+        threshold = kept.min(axis=1, keepdims=True)
+        straddling = np.flatnonzero((scores >= threshold).sum(axis=1) > k)
+        for row in straddling.tolist():
+            columns = np.flatnonzero(scores[row] >= threshold[row, 0])
+            order = np.lexsort((ids[row, columns], -scores[row, columns]))[:k]
+            keep[row] = columns[order]
         scores = np.take_along_axis(scores, keep, axis=1)
         ids = np.take_along_axis(ids, keep, axis=1)
     order = np.lexsort((ids, -scores), axis=1)
