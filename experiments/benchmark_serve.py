@@ -204,7 +204,16 @@ def health(host: str, port: int) -> dict:
         return json.loads(answer.read())
 
 
-def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(host: str, port: int, sessions, concurrency: int, args, pid: int) -> dict:
     rng = np.random.default_rng(concurrency)
     picks = rng.integers(0, len(sessions), size=args.requests + args.warmup)
     bodies = [json.dumps({"session": sessions[i], "k": 20}).encode() for i in picks]
@@ -212,11 +221,13 @@ def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
         asyncio.wait_for(_load(host, port, bodies[: args.warmup], concurrency), args.timeout)
     )
     before = health(host, port)
+    cpu_before = cpu_seconds(pid)
     started = time.perf_counter()
     latencies = asyncio.run(
         asyncio.wait_for(_load(host, port, bodies[args.warmup :], concurrency), args.timeout)
     )
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_before
     after = health(host, port)
     batches = after["batches"] - before["batches"]
     latencies_ms = np.array(latencies) * 1e3
@@ -227,6 +238,7 @@ def measure(host: str, port: int, sessions, concurrency: int, args) -> dict:
         "p99_ms": round(float(np.percentile(latencies_ms, 99)), 2),
         "mean_ms": round(float(latencies_ms.mean()), 2),
         "sessions_per_s": round(len(latencies) / elapsed, 1),
+        "server_cpu_ms_per_request": round(cpu * 1e3 / len(latencies), 3),
         "mean_batch": round((after["requests"] - before["requests"]) / max(batches, 1), 2),
     }
 
