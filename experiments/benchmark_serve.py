@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                         row = {
                             "catalogue": catalogue,
                             "backend": backend,
-                            **measure(host, port, sessions, level, args),
+                            **measure(host, port, sessions, level, args, process.pid),
                             "threads": args.threads,
                             **context,
                         }
