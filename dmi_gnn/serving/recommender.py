@@ -19,6 +19,10 @@ import numpy as np
 
 from dmi_gnn.serving.topk import top_k
 
+#: Sessions scored per pass: bounds the ``sessions x U x block`` transient of the top-K (a
+#: call with 25,898 Tmall sessions at once would otherwise ask for about 20 GB).
+SESSIONS_PER_PASS = 256
+
 
 class Backend(Protocol):
     """What a serving backend provides (a checkpoint through PyTorch, or an ONNX export).
@@ -89,11 +93,16 @@ def recommend(backend: Backend, queries: Sequence[Query]) -> list[Answer]:
         excluded.append(set(vocabulary.encode(query.exclude)[0]))
         wanted.append(query.k)
     if encoded:
-        depth = min(
-            max(k + len(e) for k, e in zip(wanted, excluded, strict=True)), backend.num_items
-        )
-        ids, scores = top_k(backend.interests(encoded), backend.table_t, depth)
-        rows = iter(zip(ids.tolist(), scores.tolist(), wanted, excluded, strict=True))
+        found_ids: list[list[int]] = []
+        found_scores: list[list[float]] = []
+        for start in range(0, len(encoded), SESSIONS_PER_PASS):
+            end = start + SESSIONS_PER_PASS
+            pairs = zip(wanted[start:end], excluded[start:end], strict=True)
+            depth = min(max(k + len(e) for k, e in pairs), backend.num_items)
+            ids, scores = top_k(backend.interests(encoded[start:end]), backend.table_t, depth)
+            found_ids.extend(ids.tolist())
+            found_scores.extend(scores.tolist())
+        rows = iter(zip(found_ids, found_scores, wanted, excluded, strict=True))
         for position, answer in enumerate(answers):
             if answer is None or answer.error is not None:
                 continue

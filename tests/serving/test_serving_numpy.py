@@ -140,4 +140,6 @@ def test_recommend_follows_predict_conventions():
     assert answers[2] == Answer([], [], ["nope"], "no known item in the session")
     assert answers[3].items[0] != 50 and 50 not in answers[3].items and len(answers[3].items) == 2
     assert backend.seen == [[1, 2], [3, 4, 5]]  # unknown skipped, cut to the 3 most recent
+    many = recommend(backend, [Query([10 * (1 + i % 6)], 1) for i in range(600)])
+    assert [a.items for a in many] == [[10 * (1 + i % 6)] for i in range(600)]  # 3 passes
     assert answers[2].to_json() == {"unknown": ["nope"], "error": "no known item in the session"}
