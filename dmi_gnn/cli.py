@@ -1,10 +1,11 @@
-"""The ``dmi-gnn`` command: ``fit``, ``validate``, ``test``, ``predict`` and ``prepare``.
+"""The ``dmi-gnn`` command: ``fit``, ``validate``, ``test``, ``predict``, ``prepare``, ``serve``...
 
 ``dmi-gnn fit|validate|test|predict`` are LightningCLI subcommands (``--config``,
 ``--print_config``, ``--model.*``, ``--data.*``, ``--trainer.*``; see
 :mod:`dmi_gnn.lightning_cli`); ``dmi-gnn prepare`` turns a raw click log into a processed
-dataset (:mod:`datamodules.preprocess`). Run from Python with ``main([...])``, which returns
-the exit status.
+dataset (:mod:`datamodules.preprocess`); ``dmi-gnn serve`` and ``dmi-gnn export`` serve a
+checkpoint over HTTP and export it for onnxruntime (:mod:`dmi_gnn.serving`). Run from Python
+with ``main([...])``, which returns the exit status.
 
 This module is the light entry point: ``dmi-gnn --help`` and ``--version`` import no torch,
 and once the parser facts are cached (:mod:`dmi_gnn.cli_cache`) neither do
@@ -27,7 +28,13 @@ from dmi_gnn import cli_cache, cli_quiet
 from dmi_gnn.cli_errors import is_user_error, one_line
 from dmi_gnn.cli_flags import check_flags, check_model_values
 from dmi_gnn.cli_models import cache_entry, choose_model
-from dmi_gnn.cli_text import LIGHTNING_SUBCOMMANDS, SUBCOMMANDS, top_level_help, version_text
+from dmi_gnn.cli_text import (
+    LIGHTNING_SUBCOMMANDS,
+    SERVING_SUBCOMMANDS,
+    SUBCOMMANDS,
+    top_level_help,
+    version_text,
+)
 from dmi_gnn.errors import ConfigError
 
 DEBUG_VARIABLE = "DMI_GNN_DEBUG"
@@ -78,6 +85,14 @@ def main(args: Sequence[str] | None = None) -> int:
         from datamodules.preprocess.cli import prepare_main
 
         return prepare_main(argv[1:])
+    if command in SERVING_SUBCOMMANDS:
+        if command == "serve":
+            from dmi_gnn.serving.server import serve_main
+
+            return serve_main(argv[1:])
+        from dmi_gnn.serving.export import export_main
+
+        return export_main(argv[1:])
     subcommand = command if command in LIGHTNING_SUBCOMMANDS else None
     try:
         if subcommand is None and not command.startswith("-"):

@@ -22,9 +22,12 @@ SUBCOMMANDS: dict[str, str] = {
     "test": "evaluate a checkpoint on the test set (--ckpt_path)",
     "predict": "recommend the next items for every session of --data.predict_file (--ckpt_path)",
     "prepare": "turn a raw click log into a processed dataset (dmi-gnn prepare --help)",
+    "serve": "serve recommendations over HTTP from a checkpoint or an export (--ckpt_path)",
+    "export": "export a checkpoint to ONNX + numpy files that run without PyTorch (--ckpt_path)",
 }
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+SERVING_SUBCOMMANDS = ("serve", "export")
 
 #: Help group titles by config section (Lightning's docstrings would be cut mid-sentence).
 GROUP_TITLES: dict[str, str] = {
@@ -72,7 +75,8 @@ def top_level_help() -> str:
     width = max(len(name) for name in SUBCOMMANDS)
     commands = "\n".join(f"  {name:<{width}}  {text}" for name, text in SUBCOMMANDS.items())
     return (
-        "usage: dmi-gnn [-h] [--version] [--debug] {fit,validate,test,predict,prepare} ...\n\n"
+        "usage: dmi-gnn [-h] [--version] [--debug] "
+        "{fit,validate,test,predict,prepare,serve,export} ...\n\n"
         f"{DESCRIPTION}\n\n"
         f"commands:\n{commands}\n\n"
         "options:\n"

@@ -52,6 +52,8 @@ def test_top_level_help_is_ours_lists_every_command_and_imports_no_torch(tmp_pat
         "test",
         "predict",
         "prepare",
+        "serve",
+        "export",
     ]
     assert all(line.rstrip()[-1] not in ",(" for line in commands)  # nothing cut mid-sentence
 
