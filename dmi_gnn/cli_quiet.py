@@ -47,6 +47,11 @@ def install(subcommand: str) -> None:
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     if subcommand != "fit":
         warnings.filterwarnings("ignore", message="The dirpath has changed from")
+    # val/ and test/ values are computed from sums and counts already reduced across processes
+    # (SessionRecommender._log_metrics): syncing them again would be wrong, not just redundant.
+    warnings.filterwarnings(
+        "ignore", message=r"It is recommended to use `self.log\('(val|test)/.*sync_dist=True"
+    )
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):

@@ -364,6 +364,7 @@ def test_a_run_prints_no_library_tips_or_deprecations(fitted, tmp_path, caplog, 
     assert "run directory:" in caplog.text  # what the user needs stays
 
 
+@pytest.mark.slow  # 8 s: parses every experiment config
 def test_print_config_and_every_experiment_config_parse(capsys):
     configs = sorted((ROOT / "experiments").glob("*.yaml"))
     overlays = sorted((ROOT / "experiments" / "ablations").glob("*.yaml"))
@@ -536,3 +537,22 @@ def test_ddp_with_two_cpu_processes(fitted, tmp_path):
     keys = ("val/HR@20", "val/MRR@20", "val/NDCG@20", "val/Cov@20", "val/HR@10", "val/loss")
     for key in keys:  # val/loss too: a sum and a count, not a mean of per-rank means
         assert float(results["2"][key]) == pytest.approx(float(results["1"][key]), abs=1e-6)
+
+
+def test_quiet_runs_drop_the_sync_dist_advice_for_already_reduced_metrics():
+    import warnings
+
+    from dmi_gnn import cli_quiet
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cli_quiet.install("validate")
+        for name in ("val/loss", "test/HR@20", "train/ce"):
+            warnings.warn(
+                f"It is recommended to use `self.log({name!r}, ..., sync_dist=True)` when "
+                "logging on epoch level in distributed setting",
+                UserWarning,
+                stacklevel=1,
+            )
+    assert [str(w.message)[:35] for w in caught] == ["It is recommended to use `self.log("]
+    assert "train/ce" in str(caught[0].message)
