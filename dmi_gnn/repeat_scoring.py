@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from dmi_gnn.nn import RepeatBonus, RepeatMixture
 
-__all__ = ["REPEAT_DEFAULTS", "RepeatOption", "build_repeat_layer", "repeat_option", "repeat_scores"]
+__all__ = ["REPEAT_DEFAULTS", "RepeatOption", "build_repeat_layer", "repeat_scores"]
 
 RepeatOption = Literal["none", "bonus", "mixture"]
 
@@ -39,11 +39,6 @@ REPEAT_DEFAULTS: dict[str, Any] = {
     "repeat_explore": "all",
     "repeat_prior": 0.5,
 }
-
-
-def repeat_option(hparams: Mapping[str, Any]) -> str:
-    """The ``repeat`` choice of a model's hyper-parameters (``"none"`` when absent)."""
-    return hparams.get("repeat", REPEAT_DEFAULTS["repeat"])
 
 
 def build_repeat_layer(hparams: Mapping[str, Any], owner: str) -> nn.Module | None:
