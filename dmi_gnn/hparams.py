@@ -123,6 +123,10 @@ RULES: dict[str, Check] = {
     "neighbor_seed": _integer(0),
     "max_session_length": _integer(1),
     "max_batch_cells": _integer(1),
+    "repeat": _choice("none", "bonus", "mixture"),
+    "repeat_positions": _integer(1),
+    "repeat_explore": _choice("all", "unseen"),
+    "repeat_prior": _real(0.0, 1.0, low_open=True),
 }
 
 

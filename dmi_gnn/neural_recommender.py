@@ -11,6 +11,11 @@ plus the terms of :meth:`NeuralRecommender.auxiliary_losses` (DMI-GNN's interest
 each logged as ``train/<name>`` beside ``train/ce``. A network that declares the feature
 ``global_graph`` gets the global graph of the fit sessions through ``set_global_graph``; the
 model then keeps it (it lives in the network's buffers, so in the checkpoint).
+
+The option ``repeat`` (:mod:`dmi_gnn.repeat_scoring`; a model exposes it as a constructor
+argument) puts a repeat-aware layer after the network, built here for every model: the scores
+above (training CE, evaluation, ``recommend``, ``predict``) are then its output, and its weights
+(``repeat_layer.*``) live in the checkpoint. With ``repeat: none`` there is no layer at all.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from torch import Tensor, nn
 
 from datamodules.batch import GLOBAL_GRAPH, SessionBatch
 from datamodules.graph import GlobalGraph
+from dmi_gnn.nn import RepeatMixture
 from dmi_gnn.recommender import SessionRecommender
+from dmi_gnn.repeat_scoring import build_repeat_layer, repeat_scores
 
 
 def scores_of(output: Any) -> Tensor:
@@ -44,6 +51,12 @@ class NeuralRecommender(SessionRecommender):
     TRAINING_LOGS: ClassVar[tuple[str, ...]] = ("ce",)
 
     net: nn.Module
+    #: The repeat-aware layer after the network (``repeat`` option), or None.
+    repeat_layer: nn.Module | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.repeat_layer = build_repeat_layer(self.hparams, type(self).__name__)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -52,7 +65,31 @@ class NeuralRecommender(SessionRecommender):
             cls.FEATURES = frozenset(getattr(network, "FEATURES", frozenset()))
 
     def scores(self, batch: SessionBatch) -> Tensor:
-        return scores_of(self.net(batch))
+        return self.forward_pass(batch)[1]
+
+    def forward_pass(self, batch: SessionBatch) -> tuple[Any, Tensor]:
+        """The network's output on a batch and the model's scores ``(B, N)`` of it.
+
+        Without a repeat layer the scores are the network's. With one they are its output: the
+        bonus reads the network's scores, the mixture also the interests ``(B, U, d)`` (from
+        the output where the network's ``INTERESTS_IN_OUTPUT`` says it carries them, else as
+        ``score(encode(batch))`` of the network contract) and the candidate embeddings.
+        """
+        layer = self.repeat_layer
+        if layer is None or not isinstance(layer, RepeatMixture):
+            output = self.net(batch)
+            logits = scores_of(output)
+            if layer is None:
+                return output, logits
+            return output, repeat_scores(layer, logits, batch.items, batch.mask)
+        if getattr(self.net, "INTERESTS_IN_OUTPUT", False):
+            output = self.net(batch)
+            logits, interests = output.scores, output.interests
+        else:
+            interests = self.net.encode(batch)
+            output = logits = self.net.score(interests)
+        candidates = self.net.candidate_embeddings()
+        return output, repeat_scores(layer, logits, batch.items, batch.mask, interests, candidates)
 
     def auxiliary_losses(self, batch: SessionBatch, output: Any) -> dict[str, Tensor]:
         """Extra weighted loss terms of a training batch, by name (default: none).
@@ -65,12 +102,18 @@ class NeuralRecommender(SessionRecommender):
 
     def training_loss(self, batch: SessionBatch) -> Tensor | Mapping[str, Tensor]:
         custom = getattr(self.net, "training_loss", None)
+        if custom is not None and self.repeat_layer is not None:
+            raise ValueError(
+                f"{type(self).__name__}: repeat={self.hparams.repeat!r} trains on the full "
+                f"cross-entropy of the model's scores, but {type(self.net).__name__} trains with "
+                "its own training_loss; use repeat: none or the network's full-CE training"
+            )
         if custom is not None:
             base = custom(batch)
             output = None
         else:
-            output = self.net(batch)
-            base = F.cross_entropy(scores_of(output), batch.targets - 1)
+            output, scores = self.forward_pass(batch)
+            base = F.cross_entropy(scores, batch.targets - 1)
         extra = self.auxiliary_losses(batch, output)
         if not extra:
             return {"loss": base, "ce": base}

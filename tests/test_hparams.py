@@ -46,6 +46,10 @@ BAD = {
     "optimizer": ["sgd"],
     "max_session_length": [0, 2.5],
     "max_batch_cells": [0, True],
+    "repeat": ["both", None],
+    "repeat_positions": [0, 1.5],
+    "repeat_explore": ["seen"],
+    "repeat_prior": [0.0, 1.5, "half"],
 }
 
 

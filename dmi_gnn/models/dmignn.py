@@ -24,6 +24,7 @@ from datamodules.graph import GlobalGraph, fill_neighbors_with_replacement
 from dmi_gnn.losses import interest_regularizer
 from dmi_gnn.neural_recommender import NeuralRecommender
 from dmi_gnn.nn import DMIGNNNet
+from dmi_gnn.repeat_scoring import RepeatOption
 from dmi_gnn.semantics import resolve_semantics
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,13 @@ class DMIGNN(NeuralRecommender):
             ``batch_size * max_session_length**2`` exceeds it).
         metric_ks: the K values of the ranking metrics.
         neighbor_seed: seed of the with-replacement neighbour filling (``resampled``).
+        repeat: beyond the paper (issue 14): ``"none"``, ``"bonus"`` or ``"mixture"``, the
+            repeat-aware layer after the network (:mod:`dmi_gnn.repeat_scoring`). Neither
+            ``semantics`` preset sets it: under ``reference`` and ``paper`` it stays ``"none"``
+            (the published computation, state-dict keys included) unless set explicitly.
+        repeat_positions: position buckets of the repeat layer (longer prefixes share the last).
+        repeat_explore: the mixture's explore distribution, ``"all"`` or ``"unseen"``.
+        repeat_prior: the mixture's initial repeat probability, in (0, 1).
     """
 
     NETWORK = DMIGNNNet
@@ -134,6 +142,10 @@ class DMIGNN(NeuralRecommender):
         neighbor_seed: int = 2024,
         max_session_length: int = DEFAULT_MAX_LEN,
         max_batch_cells: int = DEFAULT_MAX_BATCH_CELLS,
+        repeat: RepeatOption = "none",
+        repeat_positions: int = 32,
+        repeat_explore: Literal["all", "unseen"] = "all",
+        repeat_prior: float = 0.5,
     ) -> None:
         super().__init__(
             num_items=num_items,

@@ -17,6 +17,7 @@ from datamodules.batching import DEFAULT_MAX_BATCH_CELLS, DEFAULT_MAX_LEN
 from datamodules.graph import GlobalGraph, fill_neighbors_with_replacement
 from dmi_gnn.neural_recommender import NeuralRecommender
 from dmi_gnn.nn.networks import GCEGNNNet
+from dmi_gnn.repeat_scoring import RepeatOption
 
 
 class GCEGNN(NeuralRecommender):
@@ -40,6 +41,10 @@ class GCEGNN(NeuralRecommender):
         metric_ks: the K values of the ranking metrics.
         max_session_length: the most recent clicks of a prefix that are read.
         max_batch_cells: largest ``B * L * L`` per evaluation pass.
+        repeat: ``"none"``, ``"bonus"`` or ``"mixture"``, the repeat-aware layer after the
+            network (:mod:`dmi_gnn.repeat_scoring`, issue 14).
+        ``repeat_positions``, ``repeat_explore``, ``repeat_prior``: the repeat layer's options
+            (:mod:`dmi_gnn.repeat_scoring`).
     """
 
     NETWORK = GCEGNNNet
@@ -68,6 +73,10 @@ class GCEGNN(NeuralRecommender):
         metric_ks: Sequence[int] = (10, 20),
         max_session_length: int = DEFAULT_MAX_LEN,
         max_batch_cells: int = DEFAULT_MAX_BATCH_CELLS,
+        repeat: RepeatOption = "none",
+        repeat_positions: int = 32,
+        repeat_explore: Literal["all", "unseen"] = "all",
+        repeat_prior: float = 0.5,
     ) -> None:
         super().__init__(
             num_items=num_items,

@@ -126,6 +126,8 @@ class DMIGNNNet(nn.Module):
     #: Batch features read (the contract of ``dmi_gnn/nn/networks``): the session graph's
     #: fields, and the global graph installed with :meth:`set_global_graph`.
     FEATURES: ClassVar[frozenset[str]] = frozenset({"session_graph", "global_graph"})
+    #: ``forward`` returns the interests beside the scores (read by the repeat mixture).
+    INTERESTS_IN_OUTPUT: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -105,6 +105,12 @@ def load_model(ckpt_path: str) -> Any:
     if not isinstance(model, NeuralRecommender) or name in _NOT_SERVABLE:
         why = _NOT_SERVABLE.get(name, "it has no interest vectors and item table")
         raise CheckpointError(f"{ckpt_path}: {name} cannot be served or exported ({why})")
+    if model.hparams.get("repeat", "none") != "none":
+        raise CheckpointError(
+            f"{ckpt_path}: {name} with repeat={model.hparams['repeat']!r} cannot be served or "
+            "exported (its repeat layer rescores the prefix's items: the scores are not a max "
+            "of dot products with an item table); use model.recommend() in Python"
+        )
     return model
 
 
