@@ -3,6 +3,8 @@ live in the checkpoint; both GNN-weight modes fit; bad graph options are named."
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -155,3 +157,14 @@ def test_graph_counting_sessions_counts_each_fit_session_once(tmp_path):
     assert _installed(model.net) == _edges(want)
     weights = np.sort(model.net.cooccurrence_weights.numpy())
     np.testing.assert_allclose(weights, np.sort(want.cooccurrence.tocoo().data))
+
+
+def test_the_step_benchmark_times_both_models(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import benchmark_mgir
+
+    result = benchmark_mgir.main(["--dataset", "synthetic", "--steps", "2", "--rounds", "2"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    assert result["steps"] == 2 and set(result) >= {"MGIR", "GCEGNN", "step_ratio"}
+    assert result["MGIR"]["batches_per_epoch"] == result["GCEGNN"]["batches_per_epoch"] > 0
+    assert result["step_ratio"] == round(result["MGIR"]["step_s"] / result["GCEGNN"]["step_s"], 3)
