@@ -25,7 +25,9 @@ Features
 The four session-graph fields are built only for a model that declares the feature
 :data:`SESSION_GRAPH` (``FEATURES`` of the model, see :mod:`dmi_gnn.recommender`); otherwise
 they are ``None`` and a batch costs ``O(B x L)`` instead of ``O(B x L x L)``. The global item
-graph (feature :data:`GLOBAL_GRAPH`) is not part of a batch: the model holds it.
+graph (feature :data:`GLOBAL_GRAPH`) is not part of a batch: the model holds it. Nor are MGIR's
+item-relation graphs (feature :data:`RELATION_GRAPHS`): the model builds them from the fit
+sessions (:func:`datamodules.relation_graphs.build_relation_graphs`) and keeps them.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ EDGE_NONE, EDGE_SELF, EDGE_IN, EDGE_OUT, EDGE_IN_OUT = 0, 1, 2, 3, 4
 SESSION_GRAPH = "session_graph"
 #: Feature: the global item graph of the fit sessions (installed in the model, not batched).
 GLOBAL_GRAPH = "global_graph"
+#: Feature: MGIR's relation graphs of the fit sessions (built and kept by the model, not batched).
+RELATION_GRAPHS = "relation_graphs"
 #: Every feature a model may declare.
-KNOWN_FEATURES = frozenset({SESSION_GRAPH, GLOBAL_GRAPH})
+KNOWN_FEATURES = frozenset({SESSION_GRAPH, GLOBAL_GRAPH, RELATION_GRAPHS})
 
 
 def check_features(features: Iterable[str], owner: str = "a model") -> frozenset[str]:

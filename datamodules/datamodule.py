@@ -31,6 +31,8 @@ Batch features: a model declares what it reads beyond the prefixes (``FEATURES``
 CLI before anything is loaded, ``SessionRecommender.setup`` in any case). Batches carry the
 session graph only for ``"session_graph"``; the global graph is built (and cached) only for
 ``"global_graph"``, when first asked for. Until a model says, both are built, as before.
+``"relation_graphs"`` (MGIR) asks nothing of the datamodule but :attr:`fit_sessions`: the model
+builds its graphs from them.
 
 Prepared arrays are cached in ``<cache_dir>/<name>-<key>.npz``, keyed by the inputs' sha256 and
 the options that change the content (see :mod:`datamodules.cache`); without ``cache_dir`` a

@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "ComiRecSA": "dmi_gnn.models.comirec_sa.ComiRecSA",
     "ComiRecDR": "dmi_gnn.models.comirec_dr.ComiRecDR",
     "AttenMixer": "dmi_gnn.models.atten_mixer.AttenMixer",
+    "MGIR": "dmi_gnn.models.mgir.MGIR",
 }
 
 #: The model of ``dmi-gnn fit`` without ``--model``.
