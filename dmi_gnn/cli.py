@@ -22,11 +22,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dmi_gnn import cli_cache, cli_quiet
 from dmi_gnn.cli_errors import is_user_error, one_line
-from dmi_gnn.cli_flags import check_flags, check_model_values
+from dmi_gnn.cli_flags import check_data_values, check_flags, check_model_values
 from dmi_gnn.cli_models import cache_entry, choose_model
 from dmi_gnn.cli_text import (
     LIGHTNING_SUBCOMMANDS,
@@ -36,6 +37,7 @@ from dmi_gnn.cli_text import (
     version_text,
 )
 from dmi_gnn.errors import ConfigError
+from dmi_gnn.run_dirs import DEFAULT_ROOT, INHERITED_RUN_DIR, resolve_checkpoint
 
 DEBUG_VARIABLE = "DMI_GNN_DEBUG"
 
@@ -47,7 +49,15 @@ def _debug_requested(argv: list[str]) -> bool:
 def _fast_path(command: str, rest: list[str]) -> int | None:
     """Answer ``--help`` and refuse bad flags from the cache; None: run the real parser."""
     check_model_values(rest)
+    check_data_values(rest)
     choice = choose_model(rest)
+    if choice.ckpt_path and INHERITED_RUN_DIR not in os.environ:
+        # a missing checkpoint (`last` without a run, a typo) fails before the slow imports
+        resolve_checkpoint(
+            choice.ckpt_path,
+            Path(choice.root or DEFAULT_ROOT),
+            Path(choice.run_dir) if choice.run_dir else None,
+        )
     if choice.ckpt_path and not choice.explicit:
         return None  # the checkpoint decides the model: the real parser checks its flags
     cached = cli_cache.load()

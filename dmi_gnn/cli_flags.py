@@ -84,16 +84,17 @@ def _scalar(text: str) -> Any:
     return text
 
 
-def model_values(argv: Sequence[str]) -> dict[str, Any]:
-    """``{name: value}`` of the ``--model.name value`` / ``--model.name=value`` flags."""
+def model_values(argv: Sequence[str], group: str = "model") -> dict[str, Any]:
+    """``{name: value}`` of the ``--<group>.name value`` / ``--<group>.name=value`` flags."""
     values: dict[str, Any] = {}
     tokens = list(argv)
+    flag = f"--{group}."
     for index, token in enumerate(tokens):
         if token == "--":
             break
-        if not token.startswith("--model.") or token.endswith("+"):
+        if not token.startswith(flag) or token.endswith("+"):
             continue
-        name, has_value, value = token[len("--model.") :].partition("=")
+        name, has_value, value = token[len(flag) :].partition("=")
         if not has_value:
             if index + 1 >= len(tokens) or tokens[index + 1].startswith("--"):
                 continue
@@ -119,6 +120,53 @@ def check_model_values(argv: Sequence[str]) -> None:
             checked[name] = value
     validate_hyperparameters(checked)
 
+
+def check_data_values(argv: Sequence[str]) -> None:
+    """Validate the command line's numeric ``--data.*`` values before the slow imports.
+
+    The datamodule checks every value again; this only makes the common mistakes (a negative
+    batch size, a validation share of 1) fail in a fraction of a second.
+
+    Raises:
+        ConfigError: a value outside its range, naming the flag.
+    """
+    for name, value in model_values(argv, "data").items():
+        check = DATA_RULES.get(name)
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        problem = check(value) if check is not None and numeric else None
+        if problem:
+            raise ConfigError(f"--data.{name} {problem}, got {value!r}")
+
+
+def _at_least(minimum: int):
+    def check(value: Any) -> str | None:
+        return (
+            None
+            if isinstance(value, int) and value >= minimum
+            else f"must be an integer >= {minimum}"
+        )
+
+    return check
+
+
+def _share(value: Any) -> str | None:
+    return None if 0 <= value < 1 else "must be in [0, 1)"
+
+
+#: ``--data.*`` numbers checked before the imports (the datamodule checks them all again).
+DATA_RULES = {
+    "batch_size": _at_least(1),
+    "eval_batch_size": _at_least(1),
+    "max_len": _at_least(1),
+    "graph_window": _at_least(1),
+    "graph_top_k": _at_least(1),
+    "num_workers": _at_least(0),
+    "val_fraction": _share,
+    "synthetic_num_items": _at_least(1),
+    "synthetic_num_train_sessions": _at_least(1),
+    "synthetic_num_test_sessions": _at_least(1),
+    "synthetic_max_session_length": _at_least(2),
+}
 
 #: ``--model.*`` options whose command-line numbers are checked before the imports.
 NUMERIC_OPTIONS = frozenset(

@@ -53,6 +53,7 @@ from dmi_gnn.errors import CheckpointError, ConfigError, DMIGNNError
 from dmi_gnn.models import REGISTRY, checkpoint_model_name, model_class, resolve_name
 from dmi_gnn.recommender import SessionRecommender, class_path
 from dmi_gnn.run_dirs import (
+    DEFAULT_ROOT,
     INHERITED_RUN_DIR,
     RunPlan,
     plan_run,
@@ -63,7 +64,6 @@ from dmi_gnn.run_dirs import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MONITOR = "val/MRR@20"
-DEFAULT_ROOT = "runs/default"
 CSV_LOGGER = "dmi_gnn.loggers.RunCSVLogger"
 _CSV_LOGGERS = (CSV_LOGGER, "lightning.pytorch.loggers.CSVLogger")
 #: Config section of each class the CLI builds (to name the section a constructor refused).

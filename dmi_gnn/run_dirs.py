@@ -29,6 +29,8 @@ from pathlib import Path
 
 from dmi_gnn.errors import CheckpointError, RunDirectoryError
 
+#: The experiment folder of a run whose command line and configs name none.
+DEFAULT_ROOT = "runs/default"
 VERSION_PREFIX = "version_"
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"

@@ -141,3 +141,31 @@ def test_the_cache_key_follows_the_terminal_width_and_the_sources(monkeypatch, t
     assert cli_cache.cache_key() != first
     monkeypatch.setattr(cli_cache, "_sources_digest", lambda: "edited")
     assert cli_cache.cache_key() != first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "--data.batch_size", "-5"], "--data.batch_size must be an integer >= 1, got -5"),
+        (["fit", "--data.val_fraction=1"], "--data.val_fraction must be in [0, 1), got 1"),
+        (["fit", "--ckpt_path", "last"], "--ckpt_path last: no run under runs/default"),
+        (["test", "--ckpt_path", "nosuch.ckpt"], "--ckpt_path nosuch.ckpt: no such file"),
+    ],
+)
+def test_common_user_errors_fail_before_importing_torch(tmp_path, args, message):
+    code = (
+        "import sys\nfrom dmi_gnn.cli import main\n"
+        f"status = main({args!r})\n"
+        "print(status, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["2", "False"], done.stderr[-2000:]
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
