@@ -68,6 +68,12 @@ def _chunk_size(value: Any) -> str | None:
     return _integer(1)(value) and 'must be an integer >= 1, "auto" or None'
 
 
+def _negatives(value: Any) -> str | None:
+    if value is None:
+        return None
+    return _integer(1)(value) and "must be an integer >= 1 or None (ten per example)"
+
+
 def _metric_ks(value: Any) -> str | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         return "must be a list of integers >= 1, e.g. [10, 20]"
@@ -123,6 +129,9 @@ RULES: dict[str, Check] = {
     "neighbor_seed": _integer(0),
     "max_session_length": _integer(1),
     "max_batch_cells": _integer(1),
+    "loss": _choice("full", "sampled"),
+    "sampler": _choice("uniform", "popularity", "in_batch"),
+    "num_negatives": _negatives,
 }
 
 

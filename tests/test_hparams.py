@@ -46,6 +46,9 @@ BAD = {
     "optimizer": ["sgd"],
     "max_session_length": [0, 2.5],
     "max_batch_cells": [0, True],
+    "loss": ["partial"],
+    "sampler": ["log_uniform"],
+    "num_negatives": [0, 2.5, True],
 }
 
 

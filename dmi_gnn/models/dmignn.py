@@ -92,6 +92,11 @@ class DMIGNN(NeuralRecommender):
             ``batch_size * max_session_length**2`` exceeds it).
         metric_ks: the K values of the ranking metrics.
         neighbor_seed: seed of the with-replacement neighbour filling (``resampled``).
+        loss: ``"full"`` cross-entropy over every item (the paper) or ``"sampled"`` softmax
+            with the logQ correction, for million-item catalogues
+            (:class:`~dmi_gnn.neural_recommender.NeuralRecommender`).
+        num_negatives: negatives per batch of ``"sampled"``; None = ten per example.
+        sampler: ``"uniform"``, ``"popularity"`` (fit-split clicks) or ``"in_batch"``.
     """
 
     NETWORK = DMIGNNNet
@@ -134,8 +139,14 @@ class DMIGNN(NeuralRecommender):
         neighbor_seed: int = 2024,
         max_session_length: int = DEFAULT_MAX_LEN,
         max_batch_cells: int = DEFAULT_MAX_BATCH_CELLS,
+        loss: Literal["full", "sampled"] = "full",
+        num_negatives: int | None = None,
+        sampler: Literal["uniform", "popularity", "in_batch"] = "uniform",
     ) -> None:
         super().__init__(
+            loss=loss,
+            num_negatives=num_negatives,
+            sampler=sampler,
             num_items=num_items,
             optimizer=optimizer,
             lr=lr,
