@@ -68,6 +68,12 @@ def _chunk_size(value: Any) -> str | None:
     return _integer(1)(value) and 'must be an integer >= 1, "auto" or None'
 
 
+def _negatives(value: Any) -> str | None:
+    if value is None:
+        return None
+    return _integer(1)(value) and "must be an integer >= 1 or None (ten per example)"
+
+
 def _metric_ks(value: Any) -> str | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         return "must be a list of integers >= 1, e.g. [10, 20]"
@@ -127,6 +133,9 @@ RULES: dict[str, Check] = {
     "repeat_positions": _integer(1),
     "repeat_explore": _choice("all", "unseen"),
     "repeat_prior": _real(0.0, 1.0, low_open=True),
+    "loss": _choice("full", "sampled"),
+    "sampler": _choice("uniform", "popularity", "in_batch"),
+    "num_negatives": _negatives,
 }
 
 

@@ -50,6 +50,9 @@ BAD = {
     "repeat_positions": [0, 1.5],
     "repeat_explore": ["seen"],
     "repeat_prior": [0.0, 1.5, "half"],
+    "loss": ["partial"],
+    "sampler": ["log_uniform"],
+    "num_negatives": [0, 2.5, True],
 }
 
 

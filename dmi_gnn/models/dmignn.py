@@ -100,6 +100,11 @@ class DMIGNN(NeuralRecommender):
         repeat_positions: position buckets of the repeat layer (longer prefixes share the last).
         repeat_explore: the mixture's explore distribution, ``"all"`` or ``"unseen"``.
         repeat_prior: the mixture's initial repeat probability, in (0, 1).
+        loss: ``"full"`` cross-entropy over every item (the paper) or ``"sampled"`` softmax
+            with the logQ correction, for million-item catalogues
+            (:class:`~dmi_gnn.neural_recommender.NeuralRecommender`).
+        num_negatives: negatives per batch of ``"sampled"``; None = ten per example.
+        sampler: ``"uniform"``, ``"popularity"`` (fit-split clicks) or ``"in_batch"``.
     """
 
     NETWORK = DMIGNNNet
@@ -146,8 +151,14 @@ class DMIGNN(NeuralRecommender):
         repeat_positions: int = 32,
         repeat_explore: Literal["all", "unseen"] = "all",
         repeat_prior: float = 0.5,
+        loss: Literal["full", "sampled"] = "full",
+        num_negatives: int | None = None,
+        sampler: Literal["uniform", "popularity", "in_batch"] = "uniform",
     ) -> None:
         super().__init__(
+            loss=loss,
+            num_negatives=num_negatives,
+            sampler=sampler,
             num_items=num_items,
             optimizer=optimizer,
             lr=lr,

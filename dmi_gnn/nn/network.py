@@ -367,6 +367,14 @@ class DMIGNNNet(nn.Module):
         self._candidate_cache = (current.clone(), normalised)
         return normalised
 
+    def candidate_rows(self, ids: Tensor) -> Tensor:
+        """``candidate_embeddings()[ids - 1]`` without touching the other rows (sampled loss).
+
+        Shapes: ids ``(...)`` item ids ``1..N`` -> ``(..., d)``.
+        """
+        rows = self.embedding(ids)
+        return F.normalize(rows, p=2.0, dim=-1) if self.normalize_embeddings else rows
+
     def score(self, interests: Tensor) -> Tensor:
         """Eq. 6 over all items ``1..N``: ``(B, U, d)`` -> ``(B, N)``.
 

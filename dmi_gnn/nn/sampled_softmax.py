@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["SampledSoftmaxLoss", "popularity_proposal"]
+__all__ = ["SampledSoftmaxLoss", "log_expected_counts", "popularity_proposal", "sampled_softmax"]
 
 #: Logit of a sampled negative that is the example's own target ("accidental hit").
 ACCIDENTAL_HIT_LOGIT = -1e30
@@ -29,6 +29,59 @@ def popularity_proposal(counts: Tensor, exponent: float = 1.0) -> Tensor:
     """
     weights = (counts.to(torch.float64) + 1.0).pow(exponent)
     return weights / weights.sum()
+
+
+def log_expected_counts(
+    ids: Tensor, count: int, num_items: int, proposal: Tensor | None, dtype: torch.dtype
+) -> Tensor:
+    r""":math:`\log(S\,Q(j))` of items ``ids`` (``1..N``) for ``S = count`` draws from ``Q``.
+
+    ``proposal=None`` is uniform, :math:`\log(S / N)` for every item.
+    """
+    if proposal is None:
+        return torch.full(ids.shape, math.log(count / num_items), dtype=dtype, device=ids.device)
+    return torch.log(count * proposal.to(ids.device)[ids - 1]).to(dtype)
+
+
+def sampled_softmax(
+    user: Tensor,
+    targets: Tensor,
+    negatives: Tensor,
+    target_rows: Tensor,
+    negative_rows: Tensor,
+    log_q_target: Tensor,
+    log_q_negative: Tensor,
+    remove_accidental_hits: bool = True,
+) -> Tensor:
+    r"""The mean sampled-softmax loss from the rows of the target and negative items only.
+
+    A single user vector per example, or ``U`` interests scored by the max over them (eq. 6 of
+    DMI-GNN, :math:`\max_u \mathbf{s}_u^\top \mathbf{x}_j`, the gradient flowing to the best
+    interest as in full-softmax training):
+
+    .. math::
+        o_j = \max_u \mathbf{s}_u^\top \mathbf{x}_j - \log\big(S\,Q(j)\big), \qquad
+        \mathcal{L} = -\log \frac{\exp o_t}{\exp o_t + \sum_{s=1}^{S} \exp o_{n_s}} .
+
+    Args:
+        user: ``(B, d)``, or ``(B, U, d)`` interests.
+        targets: ``(B,)`` item ids; negatives: ``(S,)`` item ids (shared by the batch).
+        target_rows: ``(B, d)`` embeddings of the targets; negative_rows: ``(S, d)``.
+        log_q_target: ``(B,)``; log_q_negative: ``(S,)`` (:func:`log_expected_counts`).
+        remove_accidental_hits: give a negative equal to the row's target the logit
+            :data:`ACCIDENTAL_HIT_LOGIT`.
+
+    Returns:
+        The scalar mean loss.
+    """
+    interests = user if user.dim() == 3 else user.unsqueeze(1)
+    positive = (interests * target_rows.unsqueeze(1)).sum(-1).max(1).values - log_q_target
+    negative = torch.matmul(interests, negative_rows.t()).max(1).values - log_q_negative
+    if remove_accidental_hits:
+        hits = negatives.unsqueeze(0) == targets.unsqueeze(1)
+        negative = negative.masked_fill(hits, ACCIDENTAL_HIT_LOGIT)
+    logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+    return F.cross_entropy(logits, logits.new_zeros(logits.shape[0], dtype=torch.long))
 
 
 class SampledSoftmaxLoss(nn.Module):
@@ -116,18 +169,16 @@ class SampledSoftmaxLoss(nn.Module):
         if negatives is None:
             negatives = self.sample(user.shape[0], num_items, proposal, user.device)
         count = negatives.shape[0]
-        if proposal is None:
-            log_q_target = log_q_negative = user.new_tensor(math.log(count / num_items))
-        else:
-            log_q = torch.log(count * proposal.to(user.device)).to(user.dtype)
-            log_q_target, log_q_negative = log_q[targets - 1], log_q[negatives - 1]
-        positive = (user * candidates[targets - 1]).sum(-1) - log_q_target  # (B,)
-        negative = torch.matmul(user, candidates[negatives - 1].t()) - log_q_negative  # (B, S)
-        if self.remove_accidental_hits:
-            hits = negatives.unsqueeze(0) == targets.unsqueeze(1)
-            negative = negative.masked_fill(hits, ACCIDENTAL_HIT_LOGIT)
-        logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
-        return F.cross_entropy(logits, logits.new_zeros(logits.shape[0], dtype=torch.long))
+        return sampled_softmax(
+            user,
+            targets,
+            negatives,
+            candidates[targets - 1],
+            candidates[negatives - 1],
+            log_expected_counts(targets, count, num_items, proposal, user.dtype),
+            log_expected_counts(negatives, count, num_items, proposal, user.dtype),
+            self.remove_accidental_hits,
+        )
 
     def extra_repr(self) -> str:
         return (

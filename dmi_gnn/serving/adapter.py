@@ -66,6 +66,15 @@ class InterestEncoder(nn.Module):
         return interests.float()
 
 
+#: The encoder's inputs, in its argument order (the ONNX graph's input names).
+ENCODER_INPUTS = ("items", "mask", "lengths", "nodes", "node_mask", "alias", "adjacency")
+
+
+def encoder_inputs(batch: SessionBatch) -> tuple[Tensor, ...]:
+    """The fields of ``batch`` that :class:`InterestEncoder` takes, by name, in its order."""
+    return tuple(getattr(batch, name) for name in ENCODER_INPUTS)
+
+
 class ServingParts(NamedTuple):
     """What serving needs from a loaded model.
 

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from dmi_gnn.serving.batcher import DynamicBatcher, QueueFull
 from dmi_gnn.serving.recommender import Backend, recommend
 from dmi_gnn.serving.requests import Limits, RequestError, parse_query
+from dmi_gnn.serving.retrieval import Retrieval
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def create_app(
     max_batch: int = 64,
     max_wait: float = 0.002,
     max_queue: int = 4096,
+    retrieval: Retrieval | None = None,
 ) -> FastAPI:
     """The application serving ``backend``.
 
@@ -66,10 +68,11 @@ def create_app(
         backend: where interest vectors and the candidate table come from.
         limits: what one request may ask for.
         max_batch, max_wait, max_queue: the dynamic batching (:class:`DynamicBatcher`).
+        retrieval: exact or ANN top items (:mod:`dmi_gnn.serving.retrieval`); None = exact.
     """
     limits = limits or Limits()
     batcher = DynamicBatcher(
-        lambda queries: [answer for answer in recommend(backend, queries)],
+        lambda queries: [answer for answer in recommend(backend, queries, retrieval)],
         max_batch=max_batch,
         max_wait=max_wait,
         max_queue=max_queue,
@@ -108,6 +111,7 @@ def create_app(
                 "status": "ok",
                 "model": backend.description,
                 "num_items": backend.num_items,
+                "retrieval": retrieval.description if retrieval is not None else "exact",
                 "max_session_length": backend.max_session_length,
                 "uptime_s": round(time.monotonic() - started, 3),
                 "batches": batcher.batches,

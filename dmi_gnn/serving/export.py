@@ -32,7 +32,7 @@ import torch
 from datamodules.batching import collate_sessions
 from dmi_gnn import __version__
 from dmi_gnn.errors import ConfigError
-from dmi_gnn.serving.adapter import ServingParts, load_model, serving_parts
+from dmi_gnn.serving.adapter import ServingParts, encoder_inputs, load_model, serving_parts
 from dmi_gnn.serving.numpy_batching import BATCH_FIELDS
 from dmi_gnn.serving.onnx_runner import EXPORT_FORMAT, EXPORT_VERSION, FILES, OnnxBackend
 from dmi_gnn.serving.vocabulary import ExportVocabulary
@@ -91,7 +91,7 @@ def _verify(parts: ServingParts, directory: Path) -> float:
     sessions = _sample_sessions(int(parts.candidates.shape[0]))
     got = backend.interests(sessions)
     batch = collate_sessions(sessions, max_len=parts.max_session_length)
-    want = parts.encoder(*batch[:7]).numpy()
+    want = parts.encoder(*encoder_inputs(batch)).numpy()
     return float(np.abs(got - want).max())
 
 

@@ -7,17 +7,21 @@ most recent ones. ``exclude`` removes raw ids from the answer (unknown ones are 
 row may hold fewer than ``k`` items only when fewer remain.
 
 A backend (:class:`Backend`) says how to turn sessions of model ids into interest vectors; the
-scoring (eq. 6, max over interests) is the exact blocked top-K of :mod:`dmi_gnn.serving.topk`.
+scoring (eq. 6, max over interests) is a retrieval of :mod:`dmi_gnn.serving.retrieval`: the exact
+blocked top-K of :mod:`dmi_gnn.serving.topk` by default, or ``U`` ANN searches merged by the max.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from dmi_gnn.serving.topk import top_k
+
+if TYPE_CHECKING:
+    from dmi_gnn.serving.retrieval import Retrieval
 
 #: Sessions scored per pass: bounds the ``sessions x U x block`` transient of the top-K (a
 #: call with 25,898 Tmall sessions at once would otherwise ask for about 20 GB).
@@ -69,8 +73,16 @@ class Answer(NamedTuple):
         return {"unknown": self.unknown, "items": self.items, "scores": self.scores}
 
 
-def recommend(backend: Backend, queries: Sequence[Query]) -> list[Answer]:
+def recommend(
+    backend: Backend, queries: Sequence[Query], retrieval: Retrieval | None = None
+) -> list[Answer]:
     """Answer every query with one pass of the backend over the servable sessions.
+
+    Args:
+        backend: interest vectors and the candidate table.
+        queries: the sessions to answer.
+        retrieval: how the top items are found (:mod:`dmi_gnn.serving.retrieval`); None is
+            exact scoring of every item.
 
     Raises:
         ValueError: a ``k`` outside ``1..N`` (callers validate it first).
@@ -99,7 +111,11 @@ def recommend(backend: Backend, queries: Sequence[Query]) -> list[Answer]:
             end = start + SESSIONS_PER_PASS
             pairs = zip(wanted[start:end], excluded[start:end], strict=True)
             depth = min(max(k + len(e) for k, e in pairs), backend.num_items)
-            ids, scores = top_k(backend.interests(encoded[start:end]), backend.table_t, depth)
+            interests = backend.interests(encoded[start:end])
+            if retrieval is None:
+                ids, scores = top_k(interests, backend.table_t, depth)
+            else:
+                ids, scores = retrieval.top_k(interests, depth)
             found_ids.extend(ids.tolist())
             found_scores.extend(scores.tolist())
         rows = iter(zip(found_ids, found_scores, wanted, excluded, strict=True))

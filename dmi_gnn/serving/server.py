@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute threads of the model pass (torch, onnxruntime, BLAS); the event loop "
         "has its own",
     )
+    parser.add_argument(
+        "--retrieval",
+        default="auto",
+        choices=("exact", "ann", "auto"),
+        help="exact: score every item; ann: a faiss index, U searches merged by the max over "
+        "interests; auto: ann from --ann_threshold items",
+    )
+    parser.add_argument("--ann_index", default="ivf", choices=("ivf", "hnsw", "flat"))
+    parser.add_argument("--ann_threshold", type=int, default=200_000, help="auto: ann from here")
+    parser.add_argument("--ann_nprobe", type=int, default=64, help="IVF cells scanned")
+    parser.add_argument("--ann_ef_search", type=int, default=128, help="HNSW search list")
     parser.add_argument("--log_level", default="warning", choices=("debug", "info", "warning"))
     parser.add_argument("--access_log", action="store_true", help="log every request")
     return parser
@@ -74,6 +85,9 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.max_exclude_items < 0 or args.max_wait_ms < 0 or args.threads < 1:
         raise ConfigError("--max_exclude_items and --max_wait_ms must be >= 0, --threads >= 1")
+    for name in ("ann_threshold", "ann_nprobe", "ann_ef_search"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
 
@@ -106,6 +120,15 @@ def load_backend(args: argparse.Namespace):
     from dmi_gnn.serving.torch_backend import TorchBackend
 
     return TorchBackend.from_checkpoint(str(source))
+
+
+def build_retrieval(backend, args: argparse.Namespace):
+    """``--retrieval`` over the backend's candidate table (an ANN index is built here)."""
+    from dmi_gnn.serving.ann_index import AnnOptions
+    from dmi_gnn.serving.retrieval import make_retrieval
+
+    options = AnnOptions(kind=args.ann_index, nprobe=args.ann_nprobe, ef_search=args.ann_ef_search)
+    return make_retrieval(backend.table_t, args.retrieval, options, args.ann_threshold)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -142,6 +165,7 @@ def serve_main(argv: Sequence[str]) -> int:
             from dmi_gnn.errors import ConfigError
 
             raise ConfigError(str(error)) from None
+        retrieval = build_retrieval(backend, args)
         sock = _listen(args.host, args.port)
     except Exception as error:
         if not is_user_error(error):
@@ -167,6 +191,7 @@ def serve_main(argv: Sequence[str]) -> int:
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000.0,
         max_queue=args.max_queue,
+        retrieval=retrieval,
     )
     config = uvicorn.Config(
         app,
@@ -178,7 +203,7 @@ def serve_main(argv: Sequence[str]) -> int:
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"dmi-gnn serve: {backend.description}", flush=True)
+    print(f"dmi-gnn serve: {backend.description}; retrieval {retrieval.description}", flush=True)
     print(f"dmi-gnn serve: listening on http://{shown}:{port}", flush=True)
     stopped_by: list[str] = []
 

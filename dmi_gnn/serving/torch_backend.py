@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from datamodules.batching import collate_sessions, sub_batch_bounds
-from dmi_gnn.serving.adapter import ServingParts, load_model, serving_parts
+from dmi_gnn.serving.adapter import ServingParts, encoder_inputs, load_model, serving_parts
 
 
 class TorchBackend:
@@ -45,5 +45,5 @@ class TorchBackend:
         parts = []
         for start, end in sub_batch_bounds(kept, self.parts.max_batch_cells):
             batch = collate_sessions(sessions[start:end], max_len=max_len)
-            parts.append(self.parts.encoder(*batch[:7]).numpy())
+            parts.append(self.parts.encoder(*encoder_inputs(batch)).numpy())
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
