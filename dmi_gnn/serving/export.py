@@ -71,7 +71,7 @@ def _export_encoder(parts: ServingParts, path: Path) -> list[str]:
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
             parts.encoder,
-            tuple(example[:7]),
+            encoder_inputs(example),
             str(path),
             input_names=list(BATCH_FIELDS),
             output_names=["interests"],
