@@ -215,3 +215,48 @@ def test_tmall_config_and_its_composition_print_the_same_config(capsys):
     parts = ["data/tmall.yaml", "models/dmignn.yaml", "presets/dmignn/tmall.yaml"]
     composed = printed([a for p in parts for a in ("--config", str(EXPERIMENTS / p))])
     assert composed == printed(["--config", str(EXPERIMENTS / "tmall.yaml")])
+
+
+#: The synthetic task of the "learns" test: 200 items, multi-interest sessions with repeats.
+LEARN_DATA = {
+    "synthetic_num_items": 200,
+    "synthetic_num_train_sessions": 1500,
+    "synthetic_num_test_sessions": 200,
+    "synthetic_max_session_length": 15,
+    "batch_size": 64,
+    "val_fraction": 0,
+}
+#: Options for a short fit (a higher learning rate than the published 1e-3 for 3 small epochs).
+LEARNING_MODELS = ["DMIGNN", "GCEGNN", "SRGNN", "NARM", "GRU4Rec", "FPMC", "MIND"]
+LEARNING_MODELS += ["ComiRecSA", "ComiRecDR", "AttenMixer", "MGIR"]
+LEARN_OPTIONS: dict[str, dict] = {
+    name: {**SMALL_OPTIONS.get(name, {"embedding_dim": 16}), "lr": 0.01} for name in LEARNING_MODELS
+}
+#: Absolute HR@20 margin over Pop that every learning model must clear.
+MARGIN = 0.05
+
+
+def _test_hr(model, data, root: Path, epochs: int) -> float:
+    trainer = _trainer(root, max_epochs=epochs, enable_checkpointing=False)
+    trainer.fit(model, datamodule=data)
+    return trainer.test(model, datamodule=data, verbose=False)[0]["test/HR@20"]
+
+
+@pytest.fixture(scope="module")
+def pop_hr(tmp_path_factory) -> float:
+    data = SessionDataModule(**LEARN_DATA)
+    model = MODELS["Pop"](num_items=data.num_items)
+    return _test_hr(model, data, tmp_path_factory.mktemp("pop"), 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(LEARN_OPTIONS))
+def test_every_learning_model_beats_popularity_after_a_short_fit(name, pop_hr, tmp_path):
+    assert set(LEARN_OPTIONS) == {
+        n for n, cls in MODELS.items() if not issubclass(cls, NonparametricRecommender)
+    }
+    L.seed_everything(0, verbose=False)
+    data = SessionDataModule(**LEARN_DATA)
+    model = MODELS[name](num_items=data.num_items, **LEARN_OPTIONS[name])
+    hr = _test_hr(model, data, tmp_path, 3)
+    assert hr > pop_hr + MARGIN, f"{name}: HR@20 {hr:.3f} vs Pop {pop_hr:.3f}"

@@ -2,7 +2,7 @@
 
 FPMC (Rendle et al., WWW 2010; baselines.md section 4.1), session adaptation: the mean of the
 session's item factors replaces the user factor, plus the factorised Markov chain from the
-last click. Loss ``ce`` (default) or the paper's S-BPR (``loss: bpr``).
+last click. Objective ``ce`` (default) or the paper's S-BPR (``objective: bpr``).
 
 The network is :class:`dmi_gnn.nn.networks.FPMCNet` (equations, shapes and published defaults in
 its docstring); vocabulary, metrics, steps, ``recommend``, checkpoints and the optimiser come
@@ -25,7 +25,10 @@ class FPMC(NeuralRecommender):
 
     Args:
         num_items: number of items N (ids 1..N). Linked from the datamodule by the CLI.
-        ``embedding_dim``, ``loss``, ``init_std``, ``scoring_chunk_size``: the network's
+        objective: ``"ce"`` (full cross-entropy) or ``"bpr"`` (S-BPR, one uniform negative per
+            prefix): the network's ``loss`` (named ``objective`` here, as ``loss`` is the
+            family's full/sampled softmax option).
+        ``embedding_dim``, ``init_std``, ``scoring_chunk_size``: the network's
             options (:class:`~dmi_gnn.nn.networks.FPMCNet`).
         optimizer: ``adam`` (coupled L2, as the published GNN code) or ``adamw``.
         lr: learning rate.
@@ -44,7 +47,7 @@ class FPMC(NeuralRecommender):
         self,
         num_items: int = 0,
         embedding_dim: int = 100,
-        loss: Literal["ce", "bpr"] = "ce",
+        objective: Literal["ce", "bpr"] = "ce",
         init_std: float = 0.01,
         scoring_chunk_size: int | Literal["auto"] | None = "auto",
         optimizer: str = "adam",
@@ -72,7 +75,7 @@ class FPMC(NeuralRecommender):
         self.net = FPMCNet(
             num_items=max(num_items, 1),
             embedding_dim=embedding_dim,
-            loss=loss,
+            loss=objective,
             init_std=init_std,
             scoring_chunk_size=scoring_chunk_size,
         )
