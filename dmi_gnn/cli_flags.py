@@ -141,9 +141,7 @@ def check_data_values(argv: Sequence[str]) -> None:
 def _at_least(minimum: int):
     def check(value: Any) -> str | None:
         return (
-            None
-            if isinstance(value, int) and value >= minimum
-            else f"must be an integer >= {minimum}"
+            None if isinstance(value, int) and value >= minimum else f"must be an int >= {minimum}"
         )
 
     return check

@@ -146,7 +146,7 @@ def test_the_cache_key_follows_the_terminal_width_and_the_sources(monkeypatch, t
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fit", "--data.batch_size", "-5"], "--data.batch_size must be an integer >= 1, got -5"),
+        (["fit", "--data.batch_size", "-5"], "--data.batch_size must be an int >= 1, got -5"),
         (["fit", "--data.val_fraction=1"], "--data.val_fraction must be in [0, 1), got 1"),
         (["fit", "--ckpt_path", "last"], "--ckpt_path last: no run under runs/default"),
         (["test", "--ckpt_path", "nosuch.ckpt"], "--ckpt_path nosuch.ckpt: no such file"),
