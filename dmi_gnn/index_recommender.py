@@ -8,6 +8,7 @@ fit sessions only, in their chronological order (``datamodule.fit_sessions``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -18,14 +19,14 @@ from datamodules.batch import SessionBatch
 from datamodules.processed import Sessions
 from dmi_gnn.nonparametric_recommender import NonparametricRecommender
 
-#: Hyper-parameters of the frame, not of the index.
 #: Model option -> index option, where the index's name would clash with the datamodule's
 #: hyper-parameters (Lightning merges both into one logged set).
 _RENAMED = {"sample_seed": "seed"}
 
-_FRAME_OPTIONS = frozenset(
-    {"num_items", "top_k", "metric_ks", "max_session_length", "max_batch_cells"}
-)
+#: Hyper-parameters of the frame, not of the index: the base class's own arguments.
+_FRAME_OPTIONS = frozenset(inspect.signature(NonparametricRecommender.__init__).parameters) - {
+    "self"
+}
 
 
 def session_arrays(sessions: Sessions) -> list[np.ndarray]:
