@@ -39,7 +39,7 @@ from jsonargparse._typehints import ActionTypeHint
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.datamodule import SessionDataModule
@@ -381,6 +381,11 @@ class DMIGNNCLI(LightningCLI):
             return
         for logger in self.trainer.loggers:
             logger.log_hyperparams({"tested_checkpoint": best})
+        # A weight-averaging callback (EMA, SWA) saves the averaged weights as the checkpoint's
+        # state_dict, which validation selected and `dmi-gnn test` loads; left in place, it would
+        # restore the raw weights for this test (its on_load_checkpoint).
+        callbacks = self.trainer.callbacks
+        callbacks[:] = [c for c in callbacks if not isinstance(c, WeightAveraging)]
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 

@@ -556,3 +556,22 @@ def test_quiet_runs_drop_the_sync_dist_advice_for_already_reduced_metrics():
             )
     assert [str(w.message)[:35] for w in caught] == ["It is recommended to use `self.log("]
     assert "train/ce" in str(caught[0].message)
+
+
+@pytest.mark.slow
+def test_an_ema_run_tests_the_averaged_weights_it_validated_and_saved(tmp_path):
+    root, cache = tmp_path / "ema", tmp_path / "cache"
+    ema = str(ROOT / "experiments" / "recipes" / "ema.yaml")
+    args = ["fit", "--config", QUICKSTART, "--config", ema, *quick(root, cache, epochs=1)]
+    assert main(args) == 0
+    run_dir = root / "version_0"
+    best = next((run_dir / "checkpoints").glob("best-epoch*.ckpt"))
+    saved = torch.load(best, map_location="cpu", weights_only=True)
+    averaged, raw = saved["state_dict"], saved["current_model_state"]
+    weights = [k for k, v in averaged.items() if torch.is_tensor(v) and v.is_floating_point()]
+    assert any(not torch.equal(averaged[k], raw[k]) for k in weights)  # EMA really averaged
+    test_dir = tmp_path / "test-run"
+    assert main(["test", f"--ckpt_path={best}", *data_flags(cache), f"--run_dir={test_dir}"]) == 0
+    for key in ("test/HR@20", "test/MRR@20", "test/loss"):
+        after_fit = last_value(read_metrics(run_dir), key)
+        assert after_fit == pytest.approx(last_value(read_metrics(test_dir), key), abs=1e-6)
