@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dmi_gnn.tuning import PRUNED_MARKER, median_pruner
 
-from run_grid import fit_command, read_metrics, run
+from run_grid import fit_command, read_metrics, run, split_passthrough
 
 STARTUP_TRIALS = 3  # trials that complete before any is pruned
 
@@ -70,9 +70,7 @@ def pruning_callback(storage: str, study: str, trial_id: int, metric: str, run_d
 def main(argv: list[str] | None = None) -> int:
     import optuna
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, passthrough = split_passthrough(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("search", type=Path)
     parser.add_argument("--trials", type=int, default=10)

@@ -53,6 +53,7 @@ from run_grid import (
     invocation_directory,
     markdown_table,
     run,
+    split_passthrough,
 )
 
 ABLATIONS = {
@@ -117,9 +118,7 @@ def cells(
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, passthrough = split_passthrough(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=["reproduction", "table2", "table3"])
     parser.add_argument("--dataset", action="append", help="repeatable; default tmall")

@@ -111,6 +111,14 @@ def epochs_trained(run_dir: Path, rows: list[dict[str, str]]) -> int:
     return len(epochs)
 
 
+def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """The script's own arguments and, after a ``--``, those passed on to every ``dmi-gnn fit``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        return argv, []
+    return argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+
+
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:
     """The ``dmi-gnn fit`` command line writing into exactly ``run_dir``."""
     return ["dmi-gnn", "fit", *args, f"--run_dir={run_dir}"]

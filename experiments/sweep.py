@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dmi_gnn.run_dirs import versions
 
-from run_grid import fit_command, invocation_directory, markdown_table, run
+from run_grid import fit_command, invocation_directory, markdown_table, run, split_passthrough
 
 ONLINE, OFFLINE = "experiments/logger/wandb_online.yaml", "experiments/logger/wandb.yaml"
 
@@ -106,9 +106,7 @@ def base_arguments(sweep: dict, keep_wandb: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, passthrough = split_passthrough(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--runs-dir", default="runs/sweeps")
