@@ -52,6 +52,7 @@ from dmi_gnn.cli_text import DESCRIPTION, EPILOG, GROUP_TITLES, SUBCOMMANDS, mod
 from dmi_gnn.errors import CheckpointError, ConfigError, DMIGNNError
 from dmi_gnn.models import REGISTRY, checkpoint_model_name, model_class, resolve_name
 from dmi_gnn.recommender import SessionRecommender, class_path
+from dmi_gnn.refit import check_refit_possible, run_refit
 from dmi_gnn.run_dirs import (
     DEFAULT_ROOT,
     INHERITED_RUN_DIR,
@@ -197,6 +198,16 @@ class DMIGNNCLI(LightningCLI):
             default=True,
             help="After fit, test the best checkpoint (chosen on validation) once.",
         )
+        parser.add_argument(
+            "--refit",
+            type=bool,
+            default=False,
+            help=(
+                "After the validation fit, retrain on all training sessions for the number of "
+                "epochs chosen on validation (in <run_dir>/refit) and test that model once "
+                "instead of the validation model."
+            ),
+        )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -337,6 +348,8 @@ class DMIGNNCLI(LightningCLI):
             )
         else:
             self._check_monitor(evaluation)
+        if self.config[self.subcommand].get("refit"):
+            check_refit_possible(getattr(self.datamodule, "protocol", "validation"), evaluation)
 
     def _check_monitor(self, split: str) -> None:
         """The selection metric must be one the model logs (else it fails after an epoch)."""
@@ -365,11 +378,11 @@ class DMIGNNCLI(LightningCLI):
     # ------------------------------------------------------------------------------- fit -> test
     def after_fit(self) -> None:
         config = self.config[self.subcommand]
-        if not config.get("test_after_fit", True) or self.trainer.fast_dev_run:
+        if self.trainer.fast_dev_run or self.trainer.interrupted:
+            return
+        if not (config.get("test_after_fit", True) or config.get("refit")):
             return
         if getattr(self.datamodule, "protocol", "validation") == "paper":
-            return
-        if self.trainer.interrupted:
             return
         best = (
             self.trainer.checkpoint_callback.best_model_path
@@ -378,6 +391,11 @@ class DMIGNNCLI(LightningCLI):
         )
         if not best:
             log.warning("no best checkpoint was recorded; skipping the final test")
+            return
+        if config.get("refit"):
+            refit_dir = run_refit(self.session["argv"], best, Path(self.trainer.default_root_dir))
+            for logger in self.trainer.loggers:
+                logger.log_hyperparams({"refit_dir": str(refit_dir)})
             return
         for logger in self.trainer.loggers:
             logger.log_hyperparams({"tested_checkpoint": best})
@@ -479,7 +497,7 @@ def run(argv: list[str]) -> int:
     The model class comes from ``--model NAME`` or a config's ``model.class_path``
     (:mod:`dmi_gnn.cli_models`), else from ``--ckpt_path``'s checkpoint, else DMIGNN.
     """
-    session: dict[str, Any] = {}
+    session: dict[str, Any] = {"argv": list(argv)}
     inherited = os.environ.get(INHERITED_RUN_DIR)
     succeeded = False
     choice = choose_model(argv[1:])

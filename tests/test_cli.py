@@ -575,3 +575,32 @@ def test_an_ema_run_tests_the_averaged_weights_it_validated_and_saved(tmp_path):
     for key in ("test/HR@20", "test/MRR@20", "test/loss"):
         after_fit = last_value(read_metrics(run_dir), key)
         assert after_fit == pytest.approx(last_value(read_metrics(test_dir), key), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_refit_retrains_on_all_training_sessions_for_the_chosen_epochs_and_tests_once(tmp_path):
+    root, cache = tmp_path / "runs", tmp_path / "cache"
+    args = ["fit", "--config", QUICKSTART, *quick(root, cache, epochs=2), "--refit=true"]
+    assert main(args) == 0
+    run_dir = root / "version_0"
+    rows = read_metrics(run_dir)
+    assert not any(row.get("test/HR@20") for row in rows)  # the validation model is not tested
+    val = [(int(r["epoch"]), float(r["val/MRR@20"])) for r in rows if r.get("val/MRR@20")]
+    chosen = max(val, key=lambda pair: pair[1])[0] + 1
+    refit = run_dir / "refit"
+    refit_rows = read_metrics(refit)
+    assert not any(row.get("val/MRR@20") for row in refit_rows)  # no validation set
+    assert len([row for row in refit_rows if row.get("test/HR@20")]) == 1
+    assert {int(r["epoch"]) for r in refit_rows if r.get("train/loss")} <= set(range(chosen))
+    assert (refit / "checkpoints" / f"epoch{chosen - 1:02d}.ckpt").is_file()
+    config = yaml.safe_load((refit / "config.yaml").read_text())
+    assert config["data"]["val_fraction"] == 0 and config["trainer"]["max_epochs"] == chosen
+    assert config["refit"] is False
+
+
+@pytest.mark.parametrize("extra", [["--data.val_fraction=0"], ["--data.protocol=paper"]])
+def test_refit_without_a_validation_set_is_an_error(tmp_path, capsys, extra):
+    root, cache = tmp_path / "runs", tmp_path / "cache"
+    args = ["fit", "--config", QUICKSTART, *quick(root, cache), "--refit=true", *extra]
+    assert main(args) == 2
+    assert "--refit true needs the validation protocol" in " ".join(error_lines(capsys))
