@@ -13,6 +13,8 @@ Tables:
   model retrained on all training sessions (``--data.val_fraction 0``) for the number of epochs
   chosen on validation, then tested once. The test set still chooses nothing; the model just
   also learns from the most recent 10 % of the sessions, which the validation split held out;
+* ``--figure PATH`` also draws every cell's HR@20 against its Cov@20 (accuracy against
+  diversity, the trade-off the paper argues about; needs matplotlib);
 * ``table3``: the ablations of Table 3 on one dataset: full model, w/o DMI regulariser, the
   similarity regulariser (eq. 9) instead, w/o multiple positional patterns, w/o multi-interest
   (U = 1), sum instead of max scoring.
@@ -41,8 +43,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tradeoff_figure import write_tradeoff_figure
 
 from dmi_gnn.models import resolve_name
 
@@ -54,6 +60,7 @@ from run_grid import (
     markdown_table,
     run,
     split_passthrough,
+    summarize,
 )
 
 ABLATIONS = {
@@ -120,7 +127,14 @@ def cells(
 def main(argv: list[str] | None = None) -> int:
     argv, passthrough = split_passthrough(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", choices=["reproduction", "table2", "table3"])
+    parser.add_argument("table", choices=["reproduction", "table2", "table3", "collect"])
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="LABEL=RUN_DIR",
+        help="collect: a finished run directory and its row label, repeatable",
+    )
     parser.add_argument("--dataset", action="append", help="repeatable; default tmall")
     parser.add_argument(
         "--model", action="append", help="table2: a registered model, repeatable; default DMIGNN"
@@ -136,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", help="write the markdown table here (also printed)")
     parser.add_argument(
+        "--figure", help="write the HR@20-against-Cov@20 figure of every cell here (.png)"
+    )
+    parser.add_argument(
         "--refit", action="store_true", help="retrain validation cells on all train data"
     )
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args(argv)
+    if args.table == "collect":
+        return collect(args.run, args.output, args.figure)
     datasets = args.dataset or ["tmall"]
     protocols = ["validation", "paper"] if args.protocol == "both" else [args.protocol]
     invocation = invocation_directory(Path(args.runs_dir).resolve() / args.table, args.dry_run)
@@ -171,10 +190,47 @@ def main(argv: list[str] | None = None) -> int:
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(table)
+    if args.figure and not args.dry_run:
+        title = f"{args.table}: {', '.join(datasets)}: HR@20 against Cov@20"
+        print(f"figure: {write_tradeoff_figure(results, args.figure, title)}")
     failed = [r for r in results if r.failed]
     for r in failed:
         print(f"FAILED: {r.name}: {r.error or f'exit {r.returncode}'}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def collect(runs: list[str], output: str | None, figure: str | None) -> int:
+    """Table (and figure) of finished runs, read back from their run directories."""
+    if not runs:
+        raise SystemExit("collect: give at least one --run LABEL=RUN_DIR")
+    results = []
+    for spec in runs:
+        label, sep, folder = spec.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise SystemExit(f"collect: --run {spec!r} is not LABEL=<existing run directory>")
+        run_dir = Path(folder).resolve()
+        results.append(summarize(label, [], run_dir, 0.0, 0, run_protocol(run_dir)))
+    table = markdown_table(results, "collected runs")
+    print(table)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(table)
+    if figure:
+        print(f"figure: {write_tradeoff_figure(results, figure, 'HR@20 against Cov@20')}")
+    return 1 if any(r.failed for r in results) else 0
+
+
+def run_protocol(run_dir: Path) -> str:
+    """How a finished run chose what it tested, from its saved ``config.yaml``."""
+    config = (
+        yaml.safe_load((run_dir / "config.yaml").read_text())
+        if (run_dir / "config.yaml").is_file()
+        else {}
+    )
+    data = (config or {}).get("data", {})
+    if data.get("protocol") == "paper":
+        return "paper"
+    return "refit" if data.get("val_fraction") == 0 else "validation"
 
 
 if __name__ == "__main__":

@@ -206,6 +206,6 @@ def markdown_table(results: list[RunResult], title: str) -> str:
         status += f" (FAILED: {r.error})" if r.error else ""
         lines.append(
             f"| {r.name}{status} | {' | '.join(values)} | {best} | {r.epochs} | {r.seconds:.0f} "
-            f"| {r.selection} | `{shlex.join(r.command)}` |"
+            f"| {r.selection} | {f'`{shlex.join(r.command)}`' if r.command else '–'} |"
         )
     return "\n".join(lines) + "\n"

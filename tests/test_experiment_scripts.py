@@ -269,3 +269,30 @@ def test_every_table3_ablation_runs_from_its_config(tmp_path, monkeypatch):
     rows = [line for line in output.read_text().splitlines() if line.startswith("| quickstart")]
     assert len(rows) == 6
     assert all("–" not in row.split("|")[2] for row in rows)  # every cell has a test HR@20
+
+
+def test_a_table2_figure_plots_every_cell_with_results(elsewhere, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(run_grid.subprocess, "call", FakeDmiGnn(best_epochs=[1]))
+    assert paper_tables.main([*refit_table("table.md"), "--figure=fig.png"]) == 0
+    assert (elsewhere / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_collect_reads_finished_runs_and_labels_their_protocol(elsewhere, monkeypatch):
+    pytest.importorskip("matplotlib")
+    fake = FakeDmiGnn(best_epochs=[1])
+    monkeypatch.setattr(run_grid.subprocess, "call", fake)
+    assert paper_tables.main(refit_table("table.md")) == 0
+    cells = elsewhere / "runs" / "table2" / "version_0"
+    (cells / "00" / "config.yaml").write_text(
+        "data:\n  protocol: validation\n  val_fraction: 0.1\n"
+    )
+    (cells / "00-refit" / "config.yaml").write_text("data:\n  val_fraction: 0\n")
+    runs = [f"--run=quickstart val={cells / '00'}", f"--run=quickstart refit={cells / '00-refit'}"]
+    assert paper_tables.main(["collect", *runs, "--output=c.md", "--figure=c.png"]) == 0
+    validation, refit = table_rows(elsewhere / "c.md")
+    assert validation[1:5] == refit[1:5] == ["40.00", "20.00", "25.00", "90.00"]
+    assert validation[8].startswith("checkpoint chosen on val") and refit[8].startswith("refit")
+    assert (elsewhere / "c.png").is_file()
+    with pytest.raises(SystemExit, match="LABEL=<existing run directory>"):
+        paper_tables.main(["collect", "--run=nolabel"])
