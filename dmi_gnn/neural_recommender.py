@@ -34,6 +34,7 @@ from datamodules.batch import GLOBAL_GRAPH, SessionBatch
 from datamodules.graph import GlobalGraph
 from dmi_gnn.nn import RepeatMixture
 from dmi_gnn.nn.sampled_softmax import log_expected_counts, popularity_proposal, sampled_softmax
+from dmi_gnn.optim import LazyAdam
 from dmi_gnn.recommender import SessionRecommender
 from dmi_gnn.repeat_scoring import build_repeat_layer, repeat_scores
 
@@ -64,6 +65,11 @@ class NeuralRecommender(SessionRecommender):
             own targets are the negatives (``S = B``), corrected with the same popularity
             :math:`Q` (targets are drawn from the clicks). Every logit is corrected by
             :math:`\log(S\,Q(j))`; a negative equal to the row's target is masked.
+        sparse_gradients: with ``"sampled"``: the network's item table (``net.embedding``)
+            gets row-sparse gradients and the optimiser is :class:`~dmi_gnn.optim.LazyAdam`,
+            which updates only the rows a step read (``optimizer="adamw"``: its decoupled
+            decay); a step then costs what the batch reads, not ``N x d``. Weight decay and
+            momentum reach a row only when it is read (the documented difference).
         **base: the arguments of :class:`~dmi_gnn.recommender.SessionRecommender`.
     """
 
@@ -87,6 +93,7 @@ class NeuralRecommender(SessionRecommender):
         loss: str = "full",
         num_negatives: int | None = None,
         sampler: str = "uniform",
+        sparse_gradients: bool = False,
         **base: Any,
     ) -> None:
         super().__init__(*args, **base)
@@ -103,6 +110,12 @@ class NeuralRecommender(SessionRecommender):
             raise ValueError(
                 f"num_negatives must be an integer >= 1 or None, got {num_negatives!r}"
             )
+        if sparse_gradients and loss != "sampled":
+            raise ValueError(
+                "sparse_gradients=True needs loss='sampled': full cross-entropy reads every "
+                f"item's row, so its gradient is dense (got loss={loss!r})"
+            )
+        self.sparse_gradients = bool(sparse_gradients)
         self.loss_mode = loss
         self.sampler = sampler
         self.num_negatives = num_negatives
@@ -111,6 +124,21 @@ class NeuralRecommender(SessionRecommender):
 
     def scores(self, batch: SessionBatch) -> Tensor:
         return self.forward_pass(batch)[1]
+
+    def build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """The base's optimiser, or :class:`~dmi_gnn.optim.LazyAdam` over a sparse item table."""
+        if not self.sparse_gradients:
+            return super().build_optimizer(params)
+        table = getattr(self.net, "embedding", None)
+        if not isinstance(table, nn.Embedding):
+            raise ValueError(
+                f"sparse_gradients=True: {type(self.net).__name__} has no item table "
+                "`embedding` (an nn.Embedding) to give sparse gradients"
+            )
+        table.sparse = True  # its lookups now return row-sparse gradients
+        hp = self.hparams
+        decoupled = hp.optimizer == "adamw"
+        return LazyAdam(params, lr=hp.lr, weight_decay=hp.weight_decay, decoupled=decoupled)
 
     def forward_pass(self, batch: SessionBatch) -> tuple[Any, Tensor]:
         """The network's output on a batch and the model's scores ``(B, N)`` of it.

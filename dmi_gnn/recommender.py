@@ -28,7 +28,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.trainer.states import TrainerFn
-from torch import Tensor
+from torch import Tensor, nn
 
 from datamodules.batch import SESSION_GRAPH, SessionBatch, check_features
 from datamodules.batching import (
@@ -481,13 +481,17 @@ class SessionRecommender(L.LightningModule):
         return rows
 
     # ------------------------------------------------------------------------------ optimiser
+    def build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """``optimizer``: coupled-L2 Adam (the published code) or AdamW, over ``params``."""
+        hp = self.hparams
+        if hp.optimizer == "adam":
+            return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
         hp = self.hparams
-        if hp.optimizer == "adam":
-            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        optimizer = self.build_optimizer(params)
         if hp.lr_step == 0:
             return optimizer
         # Stepped once per epoch: the LR of epoch e is lr * gamma ** (e // lr_step), exactly as

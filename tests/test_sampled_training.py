@@ -141,3 +141,39 @@ def test_popularity_without_fit_counts_says_so():
     model = DMIGNN(num_items=60, loss="sampled", sampler="popularity", **SMALL)
     with pytest.raises(ValueError, match="fit split's click counts"):
         model.proposal()
+
+
+def _one_step(sparse: bool, batch, seed: int = 5) -> tuple[DMIGNN, torch.Tensor | None]:
+    torch.manual_seed(seed)
+    options = {"loss": "sampled", "weight_decay": 0.0, "dropout_global": 0.0}
+    model = DMIGNN(num_items=60, sparse_gradients=sparse, **SMALL, **options).train()
+    optimizer = model.build_optimizer(list(model.parameters()))
+    torch.manual_seed(seed + 1)  # the same negatives for both
+    model.training_loss(batch)["loss"].backward()
+    grad = model.net.embedding.weight.grad
+    optimizer.step()
+    return model, grad
+
+
+def test_sparse_gradients_give_dense_adams_first_step_and_a_row_sparse_gradient():
+    _, batch, _ = _model_and_batch()
+    sparse, grad = _one_step(True, batch)
+    dense, dense_grad = _one_step(False, batch)
+    assert grad.is_sparse and not dense_grad.is_sparse
+    touched = grad.coalesce().indices()[0].unique()
+    assert 0 < touched.numel() < 61  # a step reads some rows, not the table
+    torch.testing.assert_close(grad.to_dense(), dense_grad)
+    # Adam's first step moves a zero-gradient row by 0 (weight decay 0): the same weights
+    for (name, a), (_, b) in zip(sparse.named_parameters(), dense.named_parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_a_sparse_fit_trains_and_full_softmax_refuses_sparse_gradients(tmp_path):
+    data = SessionDataModule(**TINY_DATA)
+    model = DMIGNN(num_items=data.num_items, loss="sampled", sparse_gradients=True, **SMALL)
+    before = model.net.embedding.weight.detach().clone()
+    _trainer(tmp_path).fit(model, datamodule=data)
+    assert type(model.trainer.optimizers[0]).__name__ == "LazyAdam"
+    assert not torch.equal(before, model.net.embedding.weight.detach())
+    with pytest.raises(ValueError, match="sparse_gradients=True needs loss='sampled'"):
+        DMIGNN(num_items=10, sparse_gradients=True)

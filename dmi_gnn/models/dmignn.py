@@ -105,6 +105,8 @@ class DMIGNN(NeuralRecommender):
             (:class:`~dmi_gnn.neural_recommender.NeuralRecommender`).
         num_negatives: negatives per batch of ``"sampled"``; None = ten per example.
         sampler: ``"uniform"``, ``"popularity"`` (fit-split clicks) or ``"in_batch"``.
+        sparse_gradients: with ``"sampled"``: row-sparse item-table gradients and a lazy Adam
+            (:mod:`dmi_gnn.optim`), so a step costs what the batch reads, not ``N x d``.
     """
 
     NETWORK = DMIGNNNet
@@ -154,11 +156,13 @@ class DMIGNN(NeuralRecommender):
         loss: Literal["full", "sampled"] = "full",
         num_negatives: int | None = None,
         sampler: Literal["uniform", "popularity", "in_batch"] = "uniform",
+        sparse_gradients: bool = False,
     ) -> None:
         super().__init__(
             loss=loss,
             num_negatives=num_negatives,
             sampler=sampler,
+            sparse_gradients=sparse_gradients,
             num_items=num_items,
             optimizer=optimizer,
             lr=lr,
