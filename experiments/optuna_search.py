@@ -4,12 +4,14 @@ Reads a search file (``experiments/sweeps/optuna_*.yaml``: the ``dmi-gnn fit`` a
 search space), and runs each trial as one ``dmi-gnn fit`` subprocess on the validation protocol
 with the test switched off (``--test_after_fit=false``): the test set is never touched by the
 search. A trial may be a fraction of an epoch (``--train-batches``); it validates every
-``--val-every`` training batches, reports ``val/MRR@20`` to the study after each validation
-(:class:`dmi_gnn.tuning.OptunaPruning`) and is stopped early when the median pruner says so.
-Its value is the best validation value it reached, the one checkpoint selection would keep.
+``--val-every`` of its batches (Lightning's ``val_check_interval``: a fraction of the trial's own
+batches, so ``0.5`` validates twice, or a batch count), reports ``val/MRR@20`` to the study
+after each validation (:class:`dmi_gnn.tuning.OptunaPruning`) and is stopped early when the
+median pruner says so. Its value is the best validation value it reached, the one checkpoint
+selection would keep.
 
     python experiments/optuna_search.py experiments/sweeps/optuna_dmignn_repeat.yaml \\
-        --trials 12 --train-batches 0.1 --val-every 0.05 --output results/optuna.md \\
+        --trials 12 --train-batches 0.1 --val-every 0.5 --output results/optuna.md \\
         -- --data.data_dir=../shared/data/tmall-gcegnn
 
 The study lives in ``<runs-dir>/<name>/study.db`` (SQLite) and resumes across invocations.
@@ -75,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("search", type=Path)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--train-batches", default="1.0", help="--trainer.limit_train_batches")
-    parser.add_argument("--val-every", default="1.0", help="--trainer.val_check_interval")
+    parser.add_argument(
+        "--val-every",
+        default="1.0",
+        help="--trainer.val_check_interval: a fraction of the trial's batches (0.5: validate "
+        "twice) or a batch count",
+    )
     parser.add_argument("--val-batches", default="1.0", help="--trainer.limit_val_batches")
     parser.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
     parser.add_argument("--seed", type=int, default=2024, help="the sampler's seed")
