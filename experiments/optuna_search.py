@@ -24,6 +24,7 @@ fraction of an epoch agrees with full epochs). Space entries:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -52,6 +53,15 @@ def suggest(trial, name: str, spec: dict) -> object:
     return trial.suggest_float(
         name, float(spec["low"]), float(spec["high"]), log=spec.get("log", False)
     )
+
+
+def grid_points(space: dict) -> list[dict]:
+    """Every combination of a space made only of ``choices`` (``--sampler grid``)."""
+    if any("choices" not in entry for entry in space.values()):
+        raise SystemExit("--sampler grid needs 'choices' for every parameter")
+    names = list(space)
+    combos = itertools.product(*(space[name]["choices"] for name in names))
+    return [dict(zip(names, combo, strict=True)) for combo in combos]
 
 
 def best_value(run_dir: Path, metric: str, goal: str) -> float | None:
@@ -95,12 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.runs_dir).resolve() / name
     folder.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{folder / 'study.db'}"
-    if args.sampler == "grid":
-        if any("choices" not in entry for entry in space.values()):
-            raise SystemExit("--sampler grid needs 'choices' for every parameter")
-        sampler = optuna.samplers.GridSampler({k: v["choices"] for k, v in space.items()})
-    else:
-        sampler = optuna.samplers.TPESampler(seed=args.seed)
+    sampler = optuna.samplers.TPESampler(seed=args.seed)
     pruner = median_pruner(STARTUP_TRIALS)
     study = optuna.create_study(
         study_name=name,
@@ -110,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         pruner=pruner,
         load_if_exists=True,
     )
+    if args.sampler == "grid":
+        # Every point enqueued once (Optuna's GridSampler stops the study from inside tell(),
+        # which only works under study.optimize, not in this ask-and-tell loop).
+        points = grid_points(space)
+        done = [t.params for t in study.trials]
+        for point in points:
+            if point not in done:
+                study.enqueue_trial(point)
+        args.trials = min(args.trials, sum(point not in done for point in points))
     budget = [
         "--trainer.max_epochs=1",
         f"--trainer.limit_train_batches={args.train_batches}",

@@ -77,6 +77,19 @@ def test_sanity_checks_and_missing_metrics_are_not_reported(tmp_path):
     assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {}
 
 
+def _tiny(tmp_path: Path) -> list[str]:
+    return [
+        "--data.synthetic_num_items=150",
+        "--data.synthetic_num_train_sessions=300",
+        "--data.synthetic_num_test_sessions=60",
+        "--data.batch_size=50",
+        f"--data.cache_dir={tmp_path / 'cache'}",
+        "--model.embedding_dim=16",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+    ]
+
+
 @pytest.mark.slow
 def test_the_search_runs_trials_on_validation_and_never_touches_the_test_set(tmp_path):
     sys.path.insert(0, str(ROOT / "experiments"))
@@ -95,16 +108,7 @@ def test_the_search_runs_trials_on_validation_and_never_touches_the_test_set(tmp
             }
         )
     )
-    tiny = [
-        "--data.synthetic_num_items=150",
-        "--data.synthetic_num_train_sessions=300",
-        "--data.synthetic_num_test_sessions=60",
-        "--data.batch_size=50",
-        f"--data.cache_dir={tmp_path / 'cache'}",
-        "--model.embedding_dim=16",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-    ]
+    tiny = _tiny(tmp_path)
     output = tmp_path / "table.md"
     args = [str(search), "--trials", "2", "--train-batches", "2", "--val-every", "1"]
     args += [
@@ -129,3 +133,26 @@ def test_the_search_runs_trials_on_validation_and_never_touches_the_test_set(tmp
         assert trial.value == pytest.approx(max(val))
         assert not any(row.get("test/HR@20") for row in rows)  # the search never tests
     assert "best: trial" in output.read_text()
+
+
+@pytest.mark.slow
+def test_a_grid_search_runs_every_point_once(tmp_path):
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import optuna_search
+
+    search = tmp_path / "grid.yaml"
+    spec = {
+        "name": "grid",
+        "metric": {"name": "val/MRR@20", "goal": "maximize"},
+        "arguments": ["--config", "experiments/quickstart.yaml"],
+        "parameters": {"model.repeat": {"choices": ["none", "bonus"]}},
+    }
+    search.write_text(yaml.safe_dump(spec))
+    args = [str(search), "--sampler", "grid", "--trials", "5", "--train-batches", "2"]
+    args += ["--val-batches", "1", "--runs-dir", str(tmp_path / "runs"), "--", *_tiny(tmp_path)]
+    assert optuna_search.main(args) == 0
+    assert optuna_search.main(args) == 0  # a second invocation has nothing left to run
+    storage = f"sqlite:///{tmp_path / 'runs' / 'grid' / 'study.db'}"
+    trials = optuna.load_study(study_name="grid", storage=storage).trials
+    assert sorted(t.params["model.repeat"] for t in trials) == ["bonus", "none"]
+    assert all(t.state.name == "COMPLETE" for t in trials)
