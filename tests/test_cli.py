@@ -379,6 +379,20 @@ def test_print_config_and_every_experiment_config_parse(capsys):
         assert "monitor" not in printed["early_stopping"]  # linked to checkpoint.monitor
 
 
+@pytest.mark.parametrize("recipe", ["ema", "tmall_repeat"])
+def test_every_recipe_overlay_parses_over_tmall(capsys, recipe):
+    tmall = str(ROOT / "experiments" / "tmall.yaml")
+    overlay = str(ROOT / "experiments" / "recipes" / f"{recipe}.yaml")
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--config", tmall, "--config", overlay, "--print_config"])
+    assert done.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    if recipe == "tmall_repeat":
+        assert printed["refit"] is True and printed["model"]["repeat"] == "mixture"
+    else:
+        assert "EMAWeightAveraging" in printed["trainer"]["callbacks"][0]["class_path"]
+
+
 def test_tmall_config_carries_the_published_preset(capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--config", str(ROOT / "experiments" / "tmall.yaml"), "--print_config"])
