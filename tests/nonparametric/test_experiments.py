@@ -18,7 +18,7 @@ import benchmark_knn  # noqa: E402
 
 import sweep  # noqa: E402
 
-GRIDS = {"pop": (Pop, 4), "spop": (SPop, 4), "sknn": (SKNN, 24), "vsknn": (VSKNN, 72)}
+GRIDS = {"pop": (Pop, 4), "spop": (SPop, 4), "sknn": (SKNN, 24), "vsknn": (VSKNN, 32)}
 
 
 @pytest.mark.parametrize("name", sorted(GRIDS))
