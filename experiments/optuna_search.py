@@ -24,7 +24,6 @@ fraction of an epoch agrees with full epochs). Space entries:
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dmi_gnn.tuning import PRUNED_MARKER, median_pruner
 
-from run_grid import fit_command, read_metrics, run, split_passthrough
+from run_grid import combinations, fit_command, read_metrics, run, split_passthrough
 
 STARTUP_TRIALS = 3  # trials that complete before any is pruned
 
@@ -59,9 +58,7 @@ def grid_points(space: dict) -> list[dict]:
     """Every combination of a space made only of ``choices`` (``--sampler grid``)."""
     if any("choices" not in entry for entry in space.values()):
         raise SystemExit("--sampler grid needs 'choices' for every parameter")
-    names = list(space)
-    combos = itertools.product(*(space[name]["choices"] for name in names))
-    return [dict(zip(names, combo, strict=True)) for combo in combos]
+    return combinations({name: entry["choices"] for name, entry in space.items()})
 
 
 def best_value(run_dir: Path, metric: str, goal: str) -> float | None:
@@ -115,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         pruner=pruner,
         load_if_exists=True,
     )
+    trials = args.trials
     if args.sampler == "grid":
         # Every point enqueued once (Optuna's GridSampler stops the study from inside tell(),
         # which only works under study.optimize, not in this ask-and-tell loop).
@@ -123,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for point in points:
             if point not in done:
                 study.enqueue_trial(point)
-        args.trials = min(args.trials, sum(point not in done for point in points))
+        trials = min(trials, sum(point not in done for point in points))
     budget = [
         "--trainer.max_epochs=1",
         f"--trainer.limit_train_batches={args.train_batches}",
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "--test_after_fit=false",
         "--early_stopping.patience=1000",  # pruning, not early stopping, ends a trial early
     ]
-    for _ in range(args.trials):
+    for _ in range(trials):
         trial = study.ask()
         params = {key: suggest(trial, key, entry) for key, entry in space.items()}
         run_dir = folder / f"trial{trial.number:03d}"

@@ -19,6 +19,7 @@ marked in the table and the script exits with status 1.
 from __future__ import annotations
 
 import csv
+import itertools
 import shlex
 import subprocess
 import sys
@@ -109,6 +110,12 @@ def epochs_trained(run_dir: Path, rows: list[dict[str, str]]) -> int:
         if row.get("epoch") and any(v and k.startswith(prefixes) for k, v in row.items())
     }
     return len(epochs)
+
+
+def combinations(lists: dict[str, list]) -> list[dict[str, object]]:
+    """Every combination of one value per name, in order (the points of a grid)."""
+    names = list(lists)
+    return [dict(zip(names, point, strict=True)) for point in itertools.product(*lists.values())]
 
 
 def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:

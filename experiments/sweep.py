@@ -13,7 +13,6 @@ an offline W&B log instead). Results (validation-selected, tested once) go to a 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dmi_gnn.run_dirs import versions
 
-from run_grid import fit_command, invocation_directory, markdown_table, run, split_passthrough
+from run_grid import (
+    combinations,
+    fit_command,
+    invocation_directory,
+    markdown_table,
+    run,
+    split_passthrough,
+)
 
 ONLINE, OFFLINE = "experiments/logger/wandb_online.yaml", "experiments/logger/wandb.yaml"
 
@@ -33,13 +39,10 @@ def grid(sweep: dict) -> list[dict[str, object]]:
     """Every combination of the sweep's ``values`` lists (``method: grid``)."""
     if sweep.get("method", "grid") != "grid":
         raise SystemExit(f"only grid sweeps run locally, got method {sweep.get('method')!r}")
-    names, choices = [], []
     for name, spec in sweep["parameters"].items():
         if "values" not in spec:
             raise SystemExit(f"parameter {name}: a local grid needs a 'values' list")
-        names.append(name)
-        choices.append(spec["values"])
-    return [dict(zip(names, point, strict=True)) for point in itertools.product(*choices)]
+    return combinations({name: spec["values"] for name, spec in sweep["parameters"].items()})
 
 
 @dataclass(frozen=True)
