@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dmi_gnn.tuning import PRUNED_MARKER, median_pruner
 
-from run_grid import combinations, fit_command, read_metrics, run, split_passthrough
+from run_grid import combinations, fit_command, publish, read_metrics, run, split_passthrough
 
 STARTUP_TRIALS = 3  # trials that complete before any is pruned
 
@@ -157,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             study.tell(trial, value)
         print(f"trial {trial.number}: {label} -> {value}", flush=True)
     table = trials_table(study, metric)
-    print(table)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(table)
+    publish(table, args.output)
     return 0
 
 

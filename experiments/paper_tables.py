@@ -58,6 +58,7 @@ from run_grid import (
     fit_command,
     invocation_directory,
     markdown_table,
+    publish,
     run,
     split_passthrough,
     summarize,
@@ -185,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         label += f", {chosen} epoch(s) chosen on validation"
         results.append(run(label, command, refit_dir, dry_run=args.dry_run, protocol="refit"))
     table = markdown_table(results, f"{args.table}: {', '.join(datasets)}")
-    print(table)
-    if args.output:
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(table)
+    publish(table, args.output)
     if args.figure and not args.dry_run:
         title = f"{args.table}: {', '.join(datasets)}: HR@20 against Cov@20"
         print(f"figure: {write_tradeoff_figure(results, args.figure, title)}")
@@ -211,10 +208,7 @@ def collect(runs: list[str], output: str | None, figure: str | None) -> int:
         run_dir = Path(folder).resolve()
         results.append(summarize(label, [], run_dir, 0.0, 0, run_protocol(run_dir)))
     table = markdown_table(results, "collected runs")
-    print(table)
-    if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(table)
+    publish(table, output)
     if figure:
         print(f"figure: {write_tradeoff_figure(results, figure, 'HR@20 against Cov@20')}")
     return 1 if any(r.failed for r in results) else 0

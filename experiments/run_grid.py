@@ -126,6 +126,14 @@ def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
     return argv[: argv.index("--")], argv[argv.index("--") + 1 :]
 
 
+def publish(table: str, output: str | Path | None) -> None:
+    """Print a results table and, with ``output``, also write it there."""
+    print(table)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(table)
+
+
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:
     """The ``dmi-gnn fit`` command line writing into exactly ``run_dir``."""
     return ["dmi-gnn", "fit", *args, f"--run_dir={run_dir}"]

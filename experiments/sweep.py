@@ -28,6 +28,7 @@ from run_grid import (
     fit_command,
     invocation_directory,
     markdown_table,
+    publish,
     run,
     split_passthrough,
 )
@@ -127,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for planned in plan(sweep, args.sweep, runs_dir, base, passthrough, invocation)
     ]
     table = markdown_table(results, f"sweep {name}")
-    print(table)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(table)
+    publish(table, args.output)
     return 1 if any(r.failed for r in results) else 0
 
 
