@@ -6,7 +6,9 @@ Tables:
   (``validation``: checkpoint chosen on validation, test once; ``paper``: test every epoch,
   per-metric best reported as test-selected, as the published code does);
 * ``table2``: the paper's main table for the chosen datasets and models (``--model NAME``,
-  repeatable, a registered name; default DMIGNN), both protocols. DMI-GNN runs
+  repeatable, a registered name; default DMIGNN), both protocols. ``NAME+OVERLAY`` adds
+  ``experiments/ablations/OVERLAY.yaml`` to that model's cell (``DMIGNN+repeat_mixture``: the
+  repeat-aware DMI-GNN; repeatable, ``NAME+A+B``). DMI-GNN runs
   ``experiments/<dataset>.yaml``; another model the composition ``experiments/data/<dataset>.yaml
   + models/<model>.yaml + presets/<model>/<dataset>.yaml``;
 * with ``--refit``, every validation-protocol cell is followed by a *refit* cell: the same
@@ -53,6 +55,7 @@ from tradeoff_figure import write_tradeoff_figure
 from dmi_gnn.models import resolve_name
 
 from run_grid import (
+    SELECTION,
     best_epoch,
     failed_result,
     fit_command,
@@ -74,6 +77,8 @@ ABLATIONS = {
 }
 
 
+ABLATIONS_DIR = Path(__file__).resolve().parent / "ablations"
+
 #: Labels of the models in the tables (the registered name otherwise).
 LABELS = {"DMIGNN": "DMI-GNN"}
 
@@ -87,6 +92,17 @@ def model_configs(model: str, dataset: str) -> list[str]:
     return [arg for name in files for arg in ("--config", f"experiments/{name}.yaml")]
 
 
+def model_spec(spec: str) -> str:
+    """``NAME[+OVERLAY...]`` with ``NAME`` resolved to its registered name; every overlay must
+    be a file of ``experiments/ablations/``."""
+    name, *overlays = spec.split("+")
+    for overlay in overlays:
+        if not (ABLATIONS_DIR / f"{overlay}.yaml").is_file():
+            known = ", ".join(sorted(p.stem for p in ABLATIONS_DIR.glob("*.yaml")))
+            raise SystemExit(f"--model {spec}: no overlay {overlay!r} (known: {known})")
+    return "+".join([resolve_name(name), *overlays])
+
+
 def cells(
     table: str, datasets: list[str], protocols: list[str], models: list[str] | None = None
 ) -> list[tuple[str, list[str]]]:
@@ -94,10 +110,14 @@ def cells(
     out = []
     if table == "table2":
         for dataset in datasets:
-            for model in models or ["DMIGNN"]:
+            for spec in models or ["DMIGNN"]:
+                model, *overlays = spec.split("+")
                 base = model_configs(model, dataset)
+                for overlay in overlays:
+                    base += ["--config", f"experiments/ablations/{overlay}.yaml"]
+                shown = " + ".join([LABELS.get(model, model), *overlays])
                 for protocol in protocols:
-                    label = f"{dataset} {LABELS.get(model, model)} [{protocol}]"
+                    label = f"{dataset} {shown} [{protocol}]"
                     out.append((label, [*base, f"--data.protocol={protocol}"]))
         return out
     for dataset in datasets:
@@ -165,12 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     invocation = invocation_directory(Path(args.runs_dir).resolve() / args.table, args.dry_run)
     data = [f"--data.data_dir={Path(args.data_dir).resolve()}"] if args.data_dir else []
     results = []
-    models = [resolve_name(model) for model in args.model or ["DMIGNN"]]
+    models = [model_spec(spec) for spec in args.model or ["DMIGNN"]]
     for index, (name, cli_args) in enumerate(cells(args.table, datasets, protocols, models)):
         run_dir = invocation / f"{index:02d}"
         protocol = "paper" if "--data.protocol=paper" in cli_args else "validation"
         command = fit_command(run_dir, [*cli_args, *data, *passthrough])
-        results.append(run(name, command, run_dir, dry_run=args.dry_run, protocol=protocol))
+        result = run(name, command, run_dir, dry_run=args.dry_run, protocol=protocol)
+        if not args.dry_run and run_protocol(run_dir) == "refit":
+            # `-- --data.val_fraction=0`: no validation set chose anything; label it as a refit
+            result.selection = SELECTION["refit"]
+        results.append(result)
         if not args.refit or protocol != "validation":
             continue
         refit_dir = invocation / f"{index:02d}-refit"
