@@ -16,7 +16,8 @@ peak RSS. Bounded: ``--sessions`` queries.
 
 Usage::
 
-    python experiments/benchmark_retrieval.py                       # IVF, nprobe 32 and 64
+    python experiments/benchmark_retrieval.py                       # IVF-PQ, nprobe 256/384/512/768
+    python experiments/benchmark_retrieval.py --kind ivf --nprobe 64,256
     python experiments/benchmark_retrieval.py --kind hnsw --ef 64,128
     python experiments/benchmark_retrieval.py --items 20000 --sessions 50   # a quick look
 """
@@ -37,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dmi_gnn.serving.ann_index import AnnOptions  # noqa: E402
+from dmi_gnn.serving.ann_index import KINDS, AnnOptions  # noqa: E402
 from dmi_gnn.serving.retrieval import AnnRetrieval, ExactRetrieval  # noqa: E402
 
 
@@ -94,19 +95,21 @@ def run(args: argparse.Namespace) -> list[dict]:
         exact_times.append(time.perf_counter() - tic)
         reference.append(set(ids[0].tolist()))
     results = []
-    knobs = [int(v) for v in (args.nprobe if args.kind == "ivf" else args.ef).split(",")]
+    inverted = args.kind in ("ivf", "ivfpq")
+    knobs = [int(v) for v in (args.nprobe if inverted else args.ef).split(",")]
     index = None
     for knob in knobs:
         options = AnnOptions(
             kind=args.kind,
-            nprobe=knob if args.kind == "ivf" else 64,
+            nprobe=knob if inverted else None,
+            refine=args.refine,
             ef_search=knob if args.kind == "hnsw" else 128,
             hnsw_m=args.hnsw_m,
             seed=args.seed,
         )
         if index is None:
             index = AnnRetrieval(table_t, options)
-        elif args.kind == "ivf":
+        elif inverted:
             index.index.index.nprobe = knob
             index.index.options = options
         else:
@@ -156,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=1.0)
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--kind", choices=("ivf", "hnsw", "flat"), default="ivf")
-    parser.add_argument("--nprobe", default="32,64", help="IVF: comma-separated nprobe values")
+    parser.add_argument("--kind", choices=KINDS, default="ivfpq")
+    parser.add_argument(
+        "--nprobe", default="256,384,512,768", help="IVF/IVF-PQ: comma-separated nprobe values"
+    )
+    parser.add_argument("--refine", type=int, default=4, help="IVF-PQ: candidates per k rescored")
     parser.add_argument("--ef", default="128", help="HNSW: comma-separated ef_search values")
     parser.add_argument("--hnsw_m", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name in ("items", "dim", "interests", "topics", "sessions", "k"):
+    for name in ("items", "dim", "interests", "topics", "sessions", "k", "refine"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
     if args.k > args.items:

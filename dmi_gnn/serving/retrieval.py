@@ -4,8 +4,9 @@ r"""Retrieval for serving: exact blocked scoring, or ``U`` ANN searches merged b
 
 * ``"exact"``: :func:`dmi_gnn.serving.topk.top_k`, every item scored (eq. 6);
 * ``"ann"``: each interest :math:`\mathbf{s}_u` searches the :class:`~dmi_gnn.serving.ann_index.
-  AnnIndex` for its ``depth`` best items; the union of the ``U`` lists is rescored exactly,
-  :math:`\hat{y}_j = \max_u \mathbf{s}_u^\top \mathbf{x}_j`, and its best ``depth`` kept;
+  AnnIndex` for its best items (``k``, or ``refine * k`` from compressed codes); the union of
+  the ``U`` lists is rescored exactly, :math:`\hat{y}_j = \max_u \mathbf{s}_u^\top
+  \mathbf{x}_j`, and its best ``k`` kept;
 * ``"auto"`` (the default): ``"exact"`` below :data:`AUTO_THRESHOLD` items, else ``"ann"``.
 
 The merge is exact when the searches are: an item of the true top-``k`` under the max has its
@@ -106,9 +107,10 @@ class AnnRetrieval:
         if not 1 <= k <= total:
             raise ValueError(f"k must be in 1..{total}, got {k}")
         interests = np.ascontiguousarray(interests, dtype=np.float32)
-        found = self.index.search(interests.reshape(batch * heads, dim), k)
+        depth = min(self.index.options.depth(k), total)
+        found = self.index.search(interests.reshape(batch * heads, dim), depth)
         ids, scores, short = merge_by_max(
-            interests, self.table_t, found.reshape(batch, heads * k), k
+            interests, self.table_t, found.reshape(batch, heads * depth), k
         )
         if short.any():  # an IVF probe with fewer than k items: those sessions exactly
             rows = np.flatnonzero(short)

@@ -68,9 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact: score every item; ann: a faiss index, U searches merged by the max over "
         "interests; auto: ann from --ann_threshold items",
     )
-    parser.add_argument("--ann_index", default="ivf", choices=("ivf", "hnsw", "flat"))
+    parser.add_argument("--ann_index", default="ivfpq", choices=("ivfpq", "ivf", "hnsw", "flat"))
     parser.add_argument("--ann_threshold", type=int, default=200_000, help="auto: ann from here")
-    parser.add_argument("--ann_nprobe", type=int, default=64, help="IVF cells scanned")
+    parser.add_argument(
+        "--ann_nprobe", type=int, default=None, help="IVF cells scanned (ivfpq 512, ivf 64)"
+    )
+    parser.add_argument(
+        "--ann_refine", type=int, default=4, help="ivfpq: candidates per k rescored exactly"
+    )
     parser.add_argument("--ann_ef_search", type=int, default=128, help="HNSW search list")
     parser.add_argument("--log_level", default="warning", choices=("debug", "info", "warning"))
     parser.add_argument("--access_log", action="store_true", help="log every request")
@@ -85,8 +90,8 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.max_exclude_items < 0 or args.max_wait_ms < 0 or args.threads < 1:
         raise ConfigError("--max_exclude_items and --max_wait_ms must be >= 0, --threads >= 1")
-    for name in ("ann_threshold", "ann_nprobe", "ann_ef_search"):
-        if getattr(args, name) < 1:
+    for name in ("ann_threshold", "ann_nprobe", "ann_refine", "ann_ef_search"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
@@ -127,7 +132,12 @@ def build_retrieval(backend, args: argparse.Namespace):
     from dmi_gnn.serving.ann_index import AnnOptions
     from dmi_gnn.serving.retrieval import make_retrieval
 
-    options = AnnOptions(kind=args.ann_index, nprobe=args.ann_nprobe, ef_search=args.ann_ef_search)
+    options = AnnOptions(
+        kind=args.ann_index,
+        nprobe=args.ann_nprobe,
+        refine=args.ann_refine,
+        ef_search=args.ann_ef_search,
+    )
     return make_retrieval(backend.table_t, args.retrieval, options, args.ann_threshold)
 
 

@@ -39,7 +39,9 @@ def test_flat_ann_equals_exact_top_k():
     np.testing.assert_allclose(ann_scores, exact_scores, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["ivf", pytest.param("hnsw", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "kind", ["ivfpq", "ivf", pytest.param("hnsw", marks=pytest.mark.slow)]
+)
 def test_ann_recall_on_a_mid_size_clustered_catalogue(kind):
     table = _clustered(30_000, 32, topics=300)
     table_t = np.ascontiguousarray(table.T)
@@ -51,6 +53,32 @@ def test_ann_recall_on_a_mid_size_clustered_catalogue(kind):
     recall = np.mean([len(set(a) & set(e)) / 20 for a, e in zip(ann_ids, exact_ids, strict=True)])
     assert recall >= 0.99
     assert np.all(np.diff(ann_scores, axis=1) <= 0)  # best first
+
+
+def test_ivfpq_rescores_its_candidates_exactly():
+    """Compressed codes choose the candidates; the scores returned are the exact eq. 6 scores,
+    and more candidates per k (``refine``) can only add true top items (d = 32: 33 augmented
+    dimensions, padded to 34 for two-dimensional sub-quantisers)."""
+    table = _clustered(20_000, 32, topics=200, seed=11)
+    table_t = np.ascontiguousarray(table.T)
+    rng = np.random.default_rng(12)
+    interests = table[rng.integers(0, len(table), (30, 2))] + 0.05 * rng.standard_normal(
+        (30, 2, 32)
+    )
+    interests = interests.astype(np.float32)
+    exact_ids, _ = ExactRetrieval(table_t).top_k(interests, 20)
+    recalls = []
+    for refine in (1, 8):
+        retrieval = AnnRetrieval(table_t, AnnOptions(kind="ivfpq", nprobe=8, refine=refine))
+        ids, scores = retrieval.top_k(interests, 20)
+        naive = np.array(
+            [[max(float(u @ table[j - 1]) for u in interests[b]) for j in ids[b]] for b in range(30)]
+        )
+        np.testing.assert_allclose(scores, naive, rtol=1e-4, atol=1e-5)
+        recalls.append([len(set(a) & set(e)) for a, e in zip(ids, exact_ids, strict=True)])
+    assert retrieval.index.width == 34 and "pq=17x4" in retrieval.description
+    assert np.all(np.array(recalls[1]) >= np.array(recalls[0]))
+    assert np.mean(recalls[1]) / 20 >= 0.95
 
 
 def test_merge_is_the_max_over_interests_of_a_naive_loop():
@@ -108,6 +136,7 @@ def test_auto_switches_at_the_threshold():
         (lambda t: make_retrieval(t, "auto", threshold=0), "threshold"),
         (lambda t: AnnOptions(kind="lsh"), "kind must be one of"),
         (lambda t: AnnOptions(nprobe=0), "nprobe"),
+        (lambda t: AnnOptions(refine=0), "refine"),
         (lambda t: AnnOptions(nlist=2.5), "nlist"),
         (lambda t: AnnOptions(ef_search=True), "ef_search"),
         (lambda t: AnnOptions(seed=-1), "seed"),
