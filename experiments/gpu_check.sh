@@ -43,7 +43,7 @@ if [[ "$DEVICE" == cpu ]]; then
 else
   DATA=(--config experiments/tmall.yaml --data.data_dir "$DATA_DIR")
   BATCHES=(100 1024); STEPS=(--steps 20 --warmup 5 --repeats 3)
-  ITEMS=1000000; RETRIEVAL=(--sessions 200 --nprobe 64)
+  ITEMS=1000000; RETRIEVAL=(--sessions 200)
   FIT_LIMITS=(--trainer.accelerator gpu)
 fi
 

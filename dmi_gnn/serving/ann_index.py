@@ -47,6 +47,9 @@ import numpy as np
 
 KINDS = ("ivfpq", "ivf", "hnsw", "flat")
 
+#: ``"ivfpq"`` trains 16 code words per sub-quantiser by k-means; below this it has too few points.
+MIN_PQ_ITEMS = 256
+
 #: ``nprobe`` when none is given: ``"ivfpq"`` scans cheap codes, so it can afford more cells.
 DEFAULT_NPROBE = {"ivfpq": 512, "ivf": 64}
 
@@ -157,8 +160,14 @@ class AnnIndex:
         self.options = options or AnnOptions()
         if table.ndim != 2 or table.shape[0] < 1:
             raise ValueError(f"AnnIndex: table must be (N, d) with N >= 1, got {table.shape}")
+        if self.options.kind == "ivfpq" and table.shape[0] < MIN_PQ_ITEMS:
+            raise ValueError(
+                f"ANN index ivfpq needs at least {MIN_PQ_ITEMS} items to train its codes, got "
+                f"{table.shape[0]}; use kind 'ivf' or 'flat' for a catalogue this small"
+            )
         table = np.ascontiguousarray(table, dtype=np.float32)
         self.num_items, self.dim = table.shape
+        self.width = self.dim + 1  # the searched vectors' width (augmented, padded for PQ)
         started = time.perf_counter()
         kind = self.options.kind
         if kind == "flat":
@@ -187,7 +196,6 @@ class AnnIndex:
             self.index = faiss.IndexIVFPQFastScan(quantizer, self.width, cells, self.width // 2, 4)
             stored = self.num_items * self.width // 4  # 4 bits per pair of dimensions
         else:
-            self.width = vectors.shape[1]
             quantizer = faiss.IndexFlatL2(self.width)
             self.index = faiss.IndexIVFFlat(quantizer, self.width, cells)
             stored = vectors.nbytes
@@ -209,7 +217,7 @@ class AnnIndex:
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self.options.kind != "flat":
-            queries = augment_queries(queries, getattr(self, "width", None))
+            queries = augment_queries(queries, self.width)
         if self.options.kind == "hnsw":
             self.index.hnsw.efSearch = max(self.options.ef_search, depth)
         _, found = self.index.search(queries, depth)

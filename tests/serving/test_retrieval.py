@@ -137,6 +137,7 @@ def test_auto_switches_at_the_threshold():
         (lambda t: AnnOptions(kind="lsh"), "kind must be one of"),
         (lambda t: AnnOptions(nprobe=0), "nprobe"),
         (lambda t: AnnOptions(refine=0), "refine"),
+        (lambda t: AnnRetrieval(t), "ivfpq needs at least 256 items"),
         (lambda t: AnnOptions(nlist=2.5), "nlist"),
         (lambda t: AnnOptions(ef_search=True), "ef_search"),
         (lambda t: AnnOptions(seed=-1), "seed"),
