@@ -39,9 +39,7 @@ def test_flat_ann_equals_exact_top_k():
     np.testing.assert_allclose(ann_scores, exact_scores, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "kind", ["ivfpq", "ivf", pytest.param("hnsw", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("kind", ["ivfpq", "ivf", pytest.param("hnsw", marks=pytest.mark.slow)])
 def test_ann_recall_on_a_mid_size_clustered_catalogue(kind):
     table = _clustered(30_000, 32, topics=300)
     table_t = np.ascontiguousarray(table.T)
@@ -72,7 +70,10 @@ def test_ivfpq_rescores_its_candidates_exactly():
         retrieval = AnnRetrieval(table_t, AnnOptions(kind="ivfpq", nprobe=8, refine=refine))
         ids, scores = retrieval.top_k(interests, 20)
         naive = np.array(
-            [[max(float(u @ table[j - 1]) for u in interests[b]) for j in ids[b]] for b in range(30)]
+            [
+                [max(float(u @ table[j - 1]) for u in interests[b]) for j in ids[b]]
+                for b in range(30)
+            ]
         )
         np.testing.assert_allclose(scores, naive, rtol=1e-4, atol=1e-5)
         recalls.append([len(set(a) & set(e)) for a, e in zip(ids, exact_ids, strict=True)])
