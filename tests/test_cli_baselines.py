@@ -7,6 +7,7 @@ answers from the checkpoint that fit wrote, unknown ids listed and bad lines rep
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,33 +16,32 @@ import torch
 from dmi_gnn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "experiments"
+sys.path.insert(0, str(ROOT / "experiments"))
+from paper_tables import model_configs  # noqa: E402
 
-#: model file stem -> (mode option, its two values)
+#: registered model -> (mode option, its two values)
 MODES = {
-    "mind": ("training", ("reference", "aligned")),
-    "comirecsa": ("training", ("reference", "aligned")),
-    "comirecdr": ("training", ("reference", "aligned")),
-    "attenmixer": ("attention_semantics", ("reference", "corrected")),
-    "mgir": ("gnn_weights", ("reference", "trained")),
+    "MIND": ("training", ("reference", "aligned")),
+    "ComiRecSA": ("training", ("reference", "aligned")),
+    "ComiRecDR": ("training", ("reference", "aligned")),
+    "AttenMixer": ("attention_semantics", ("reference", "corrected")),
+    "MGIR": ("gnn_weights", ("reference", "trained")),
 }
 SMALL = {
-    "mind": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "comirecsa": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "comirecdr": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "attenmixer": ["--model.embedding_dim=16", "--model.heads=2", "--model.levels=3"],
-    "mgir": ["--model.embedding_dim=8", "--model.min_frequency=2", "--model.cold_ratio=0.5"],
+    "MIND": ["--model.embedding_dim=8", "--model.num_interests=2"],
+    "ComiRecSA": ["--model.embedding_dim=8", "--model.num_interests=2"],
+    "ComiRecDR": ["--model.embedding_dim=8", "--model.num_interests=2"],
+    "AttenMixer": ["--model.embedding_dim=16", "--model.heads=2", "--model.levels=3"],
+    "MGIR": ["--model.embedding_dim=8", "--model.min_frequency=2", "--model.cold_ratio=0.5"],
 }
 CASES = [(model, value) for model, (_, values) in MODES.items() for value in values]
 
 
 def _composition(model: str) -> list[str]:
-    files = [
-        EXPERIMENTS / "data" / "synthetic.yaml",
-        EXPERIMENTS / "models" / f"{model}.yaml",
-        EXPERIMENTS / "presets" / model / "synthetic.yaml",
+    """The ``--config`` files ``paper_tables.py`` runs for ``model`` on synthetic data."""
+    return [
+        str(ROOT / arg) if arg != "--config" else arg for arg in model_configs(model, "synthetic")
     ]
-    return [arg for path in files for arg in ("--config", str(path))]
 
 
 def _tiny(run_dir: Path, cache: Path) -> list[str]:
