@@ -15,6 +15,9 @@ Tables:
   model retrained on all training sessions (``--data.val_fraction 0``) for the number of epochs
   chosen on validation, then tested once. The test set still chooses nothing; the model just
   also learns from the most recent 10 % of the sessions, which the validation split held out;
+* ``--output F.md`` writes the table and, beside it, ``F.csv``: every cell's metrics, command
+  and run directory, which ``collect --results F.csv`` reads back (tables and figures can be
+  redrawn from a committed ``.csv`` after the cell folders are gone);
 * ``--figure PATH`` also draws every cell's HR@20 against its Cov@20 (accuracy against
   diversity, the trade-off the paper argues about; needs matplotlib);
 * ``table3``: the ablations of Table 3 on one dataset: full model, w/o DMI regulariser, the
@@ -62,6 +65,7 @@ from run_grid import (
     invocation_directory,
     markdown_table,
     publish,
+    read_results,
     run,
     split_passthrough,
     summarize,
@@ -156,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL=RUN_DIR",
         help="collect: a finished run directory and its row label, repeatable",
     )
+    parser.add_argument(
+        "--results",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="collect: the results file (.csv) an earlier --output wrote, repeatable",
+    )
     parser.add_argument("--dataset", action="append", help="repeatable; default tmall")
     parser.add_argument(
         "--model", action="append", help="table2: a registered model, repeatable; default DMIGNN"
@@ -179,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args(argv)
     if args.table == "collect":
-        return collect(args.run, args.output, args.figure)
+        return collect(args.run, args.output, args.figure, args.results)
     datasets = args.dataset or ["tmall"]
     protocols = ["validation", "paper"] if args.protocol == "both" else [args.protocol]
     invocation = invocation_directory(Path(args.runs_dir).resolve() / args.table, args.dry_run)
@@ -210,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         label += f", {chosen} epoch(s) chosen on validation"
         results.append(run(label, command, refit_dir, dry_run=args.dry_run, protocol="refit"))
     table = markdown_table(results, f"{args.table}: {', '.join(datasets)}")
-    publish(table, args.output)
+    publish(table, args.output, results)
     if args.figure and not args.dry_run:
         title = f"{args.table}: {', '.join(datasets)}: HR@20 against Cov@20"
         print(f"figure: {write_tradeoff_figure(results, args.figure, title)}")
@@ -220,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def collect(runs: list[str], output: str | None, figure: str | None) -> int:
-    """Table (and figure) of finished runs, read back from their run directories."""
-    if not runs:
-        raise SystemExit("collect: give at least one --run LABEL=RUN_DIR")
-    results = []
+def collect(
+    runs: list[str], output: str | None, figure: str | None, results_files: list[str] = ()
+) -> int:
+    """Table (and figure) of finished runs, read back from their run directories, after the
+    rows of earlier results files (``--results``: the ``.csv`` that ``--output`` writes beside
+    its table, e.g. a committed one whose cell folders were not kept)."""
+    if not runs and not results_files:
+        raise SystemExit("collect: give at least one --run LABEL=RUN_DIR or --results CSV")
+    results = [result for path in results_files for result in read_results(path)]
     for spec in runs:
         label, sep, folder = spec.partition("=")
         if not sep or not Path(folder).is_dir():
@@ -232,7 +247,7 @@ def collect(runs: list[str], output: str | None, figure: str | None) -> int:
         run_dir = Path(folder).resolve()
         results.append(summarize(label, [], run_dir, 0.0, 0, run_protocol(run_dir)))
     table = markdown_table(results, "collected runs")
-    publish(table, output)
+    publish(table, output, results)
     if figure:
         print(f"figure: {write_tradeoff_figure(results, figure, 'HR@20 against Cov@20')}")
     return 1 if any(r.failed for r in results) else 0

@@ -56,6 +56,8 @@ class RunResult:
     best_over_epochs: dict[str, float] = field(default_factory=dict)
     selection: str = ""
     error: str = ""
+    #: where the metrics were read: the cell's run directory, or the results file they came from
+    source: str = ""
 
     @property
     def failed(self) -> bool:
@@ -126,12 +128,16 @@ def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
     return argv[: argv.index("--")], argv[argv.index("--") + 1 :]
 
 
-def publish(table: str, output: str | Path | None) -> None:
-    """Print a results table and, with ``output``, also write it there."""
+def publish(table: str, output: str | Path | None, results: list[RunResult] | None = None) -> None:
+    """Print a results table and, with ``output``, also write it there; with ``results``, also
+    their CSV beside it (:func:`results_path`), which ``paper_tables.py collect --results``
+    reads back."""
     print(table)
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(table)
+        if results is not None:
+            print(f"results: {write_results(results, results_path(output))}")
 
 
 def fit_command(run_dir: Path, args: list[str]) -> list[str]:
@@ -158,7 +164,9 @@ def summarize(
 ) -> RunResult:
     """Read the run's metrics back as a :class:`RunResult` (``protocol`` sets the label)."""
     rows = read_metrics(run_dir)
-    result = RunResult(name, command, seconds, code, selection=SELECTION[protocol])
+    result = RunResult(
+        name, command, seconds, code, selection=SELECTION[protocol], source=str(run_dir)
+    )
     result.epochs = epochs_trained(run_dir, rows)
     tested = [row for row in rows if row.get("test/HR@20")]
     if not tested:
@@ -199,6 +207,91 @@ def run(
 def failed_result(name: str, reason: str, protocol: Protocol) -> RunResult:
     """A cell that could not run (e.g. a refit whose validation run chose nothing)."""
     return RunResult(name, [], 0.0, 1, selection=SELECTION[protocol], error=reason)
+
+
+RESULTS_COLUMNS = (
+    "name",
+    *METRICS,
+    *(f"best {m}" for m in METRICS),
+    "epochs",
+    "seconds",
+    "selection",
+    "command",
+    "source",
+    "error",
+)
+
+
+def results_path(output: str | Path) -> Path:
+    """The machine-readable companion of a markdown table: the same name with ``.csv``."""
+    return Path(output).with_suffix(".csv")
+
+
+def write_results(results: list[RunResult], path: str | Path) -> Path:
+    """Write every result as one CSV row (metrics in percent, empty where absent)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULTS_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            row = {
+                "name": r.name,
+                "epochs": r.epochs,
+                "seconds": f"{r.seconds:.1f}",
+                "selection": r.selection,
+                "command": shlex.join(r.command) if r.command else "",
+                "source": r.source,
+                "error": r.error or (f"exit {r.returncode}" if r.returncode else ""),
+            }
+            for m in METRICS:
+                row[m] = f"{r.metrics[m]:.4f}" if m in r.metrics else ""
+                best = r.best_over_epochs.get(m)
+                row[f"best {m}"] = "" if best is None else f"{best:.4f}"
+            writer.writerow(row)
+    return path
+
+
+def read_results(path: str | Path) -> list[RunResult]:
+    """Results written by :func:`write_results` (a table's ``.csv``), e.g. a committed one.
+
+    Raises ``SystemExit`` naming the file and the row when a column is missing or a value is
+    not a number, so a hand-edited file cannot feed a figure silently wrong values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"--results {path}: no such file")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in RESULTS_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"--results {path}: missing column(s) {', '.join(missing)}")
+        results = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                metrics = {m: float(row[m]) for m in METRICS if row[m]}
+                best = {m: float(row[f"best {m}"]) for m in METRICS if row[f"best {m}"]}
+                epochs, seconds = int(row["epochs"] or 0), float(row["seconds"] or 0)
+            except ValueError as error:
+                raise SystemExit(f"--results {path}, line {line}: {error}") from error
+            if metrics and set(metrics) != set(METRICS):
+                raise SystemExit(f"--results {path}, line {line}: needs all of {METRICS}")
+            error = row["error"] or ("" if metrics else "no test metrics")
+            results.append(
+                RunResult(
+                    row["name"],
+                    shlex.split(row["command"]),
+                    seconds,
+                    0,
+                    epochs=epochs,
+                    metrics=metrics,
+                    best_over_epochs=best,
+                    selection=row["selection"],
+                    error=error,
+                    source=row["source"] or str(path),
+                )
+            )
+    return results
 
 
 def markdown_table(results: list[RunResult], title: str) -> str:

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for planned in plan(sweep, args.sweep, runs_dir, base, passthrough, invocation)
     ]
     table = markdown_table(results, f"sweep {name}")
-    publish(table, args.output)
+    publish(table, args.output, results)
     return 1 if any(r.failed for r in results) else 0
 
 

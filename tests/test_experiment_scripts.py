@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -296,3 +297,39 @@ def test_collect_reads_finished_runs_and_labels_their_protocol(elsewhere, monkey
     assert (elsewhere / "c.png").is_file()
     with pytest.raises(SystemExit, match="LABEL=<existing run directory>"):
         paper_tables.main(["collect", "--run=nolabel"])
+
+
+def test_a_table_writes_its_results_file_and_collect_redraws_from_it(elsewhere, monkeypatch):
+    """Issue 15: the figure could only be drawn from cell folders, which do not outlive a run."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(run_grid.subprocess, "call", FakeDmiGnn(best_epochs=[1]))
+    assert paper_tables.main(refit_table("table.md")) == 0
+    written = run_grid.read_results(elsewhere / "table.csv")
+    assert [r.metrics for r in written] == [
+        {"HR@20": 40.0, "MRR@20": 20.0, "NDCG@20": 25.0, "Cov@20": 90.0}
+    ] * 2
+    assert written[1].source.endswith("00-refit") and written[1].command[:2] == ["dmi-gnn", "fit"]
+    shutil.rmtree(elsewhere / "runs")  # the cell folders are gone; the results file is not
+    assert paper_tables.main(["collect", "--results=table.csv", "--output=again.md"]) == 0
+    assert table_rows(elsewhere / "again.md") == table_rows(elsewhere / "table.md")
+    assert paper_tables.main(["collect", "--results=table.csv", "--figure=f.png"]) == 0
+    assert (elsewhere / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text.replace("HR@20,", "HR,", 1), "missing column"),
+        (lambda text: text.replace("40.0000", "forty", 1), "line 2"),
+        (lambda text: text.replace(",20.0000,", ",,", 1), "needs all of"),
+    ],
+)
+def test_a_broken_results_file_is_named_in_the_error(elsewhere, monkeypatch, edit, message):
+    monkeypatch.setattr(run_grid.subprocess, "call", FakeDmiGnn(best_epochs=[1]))
+    assert paper_tables.main(refit_table("table.md")) == 0
+    path = elsewhere / "table.csv"
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(SystemExit, match=message):
+        paper_tables.main(["collect", f"--results={path}"])
+    with pytest.raises(SystemExit, match="no such file"):
+        paper_tables.main(["collect", "--results=absent.csv"])
