@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 import shlex
 import subprocess
 import sys
@@ -238,7 +239,7 @@ def write_results(results: list[RunResult], path: str | Path) -> Path:
             row = {
                 "name": r.name,
                 "epochs": r.epochs,
-                "seconds": f"{r.seconds:.1f}",
+                "seconds": "" if math.isnan(r.seconds) else f"{r.seconds:.1f}",
                 "selection": r.selection,
                 "command": shlex.join(r.command) if r.command else "",
                 "source": r.source,
@@ -271,7 +272,8 @@ def read_results(path: str | Path) -> list[RunResult]:
             try:
                 metrics = {m: float(row[m]) for m in METRICS if row[m]}
                 best = {m: float(row[f"best {m}"]) for m in METRICS if row[f"best {m}"]}
-                epochs, seconds = int(row["epochs"] or 0), float(row["seconds"] or 0)
+                epochs = int(row["epochs"] or 0)
+                seconds = float(row["seconds"]) if row["seconds"] else math.nan  # not recorded
             except ValueError as error:
                 raise SystemExit(f"--results {path}, line {line}: {error}") from error
             if metrics and set(metrics) != set(METRICS):
@@ -310,10 +312,11 @@ def markdown_table(results: list[RunResult], title: str) -> str:
             if r.best_over_epochs
             else "–"
         )
+        seconds = "–" if math.isnan(r.seconds) else f"{r.seconds:.0f}"
         status = f" (exit {r.returncode})" if r.returncode else ""
         status += f" (FAILED: {r.error})" if r.error else ""
         lines.append(
-            f"| {r.name}{status} | {' | '.join(values)} | {best} | {r.epochs} | {r.seconds:.0f} "
+            f"| {r.name}{status} | {' | '.join(values)} | {best} | {r.epochs} | {seconds} "
             f"| {r.selection} | {f'`{shlex.join(r.command)}`' if r.command else '–'} |"
         )
     return "\n".join(lines) + "\n"
