@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from dmi_gnn.cli import main
+from tests.small_models import small_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
@@ -26,13 +27,6 @@ MODES = {
     "ComiRecDR": ("training", ("reference", "aligned")),
     "AttenMixer": ("attention_semantics", ("reference", "corrected")),
     "MGIR": ("gnn_weights", ("reference", "trained")),
-}
-SMALL = {
-    "MIND": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "ComiRecSA": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "ComiRecDR": ["--model.embedding_dim=8", "--model.num_interests=2"],
-    "AttenMixer": ["--model.embedding_dim=16", "--model.heads=2", "--model.levels=3"],
-    "MGIR": ["--model.embedding_dim=8", "--model.min_frequency=2", "--model.cold_ratio=0.5"],
 }
 CASES = [(model, value) for model, (_, values) in MODES.items() for value in values]
 
@@ -65,7 +59,7 @@ def _tiny(run_dir: Path, cache: Path) -> list[str]:
 def test_fits_in_each_mode_and_predicts_from_its_checkpoint(model, mode, tmp_path):
     option = MODES[model][0]
     run_dir = tmp_path / "run"
-    flags = [*_composition(model), *SMALL[model], f"--model.{option}={mode}"]
+    flags = [*_composition(model), *small_flags(model), f"--model.{option}={mode}"]
     assert main(["fit", *flags, *_tiny(run_dir, tmp_path / "cache")]) == 0
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     hyper_parameters = torch.load(checkpoint, weights_only=True)["hyper_parameters"]

@@ -18,6 +18,7 @@ from dmi_gnn.cli_models import choose_model
 from dmi_gnn.models import MODELS, REGISTRY, load_model
 from dmi_gnn.nonparametric_recommender import NonparametricRecommender
 from dmi_gnn.recommender import MODEL_CLASS_KEY, SessionRecommender
+from tests.small_models import SMALL_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -29,14 +30,6 @@ TINY_DATA = {
     "batch_size": 32,
 }
 #: Small options per model so a fit takes a fraction of a second (others: their defaults).
-SMALL_OPTIONS: dict[str, dict] = {
-    "DMIGNN": {"embedding_dim": 8, "num_interests": 2},
-    "MIND": {"embedding_dim": 8, "num_interests": 2},
-    "ComiRecSA": {"embedding_dim": 8, "num_interests": 2},
-    "ComiRecDR": {"embedding_dim": 8, "num_interests": 2, "max_session_length": 12},
-    "AttenMixer": {"embedding_dim": 16, "heads": 2, "levels": 3},
-    "MGIR": {"embedding_dim": 8, "min_frequency": 2, "cold_ratio": 0.5},
-}
 SESSIONS = [[1, 2, 3, 2], [7], [5, 9, 11, 5, 9]]
 
 
