@@ -138,6 +138,7 @@ def start_server(source: Path, args: argparse.Namespace) -> tuple[subprocess.Pop
     command = [sys.executable, "-m", "dmi_gnn", "serve", flag, str(source), "--port", "0"]
     command += ["--threads", str(args.threads), "--max_batch", str(args.max_batch)]
     command += ["--max_wait_ms", str(args.max_wait_ms), "--retrieval", args.retrieval]
+    command += ["--http", args.http, "--loop", args.loop]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -213,21 +214,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _run(coroutine):
+    """Run the client on uvloop when it is installed (less client CPU on a shared machine)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def measure(host: str, port: int, sessions, concurrency: int, args, pid: int) -> dict:
     rng = np.random.default_rng(concurrency)
     picks = rng.integers(0, len(sessions), size=args.requests + args.warmup)
     bodies = [json.dumps({"session": sessions[i], "k": 20}).encode() for i in picks]
-    asyncio.run(
-        asyncio.wait_for(_load(host, port, bodies[: args.warmup], concurrency), args.timeout)
-    )
+    _run(asyncio.wait_for(_load(host, port, bodies[: args.warmup], concurrency), args.timeout))
     before = health(host, port)
-    cpu_before = cpu_seconds(pid)
+    cpu_before, client_before = cpu_seconds(pid), time.process_time()
     started = time.perf_counter()
-    latencies = asyncio.run(
+    latencies = _run(
         asyncio.wait_for(_load(host, port, bodies[args.warmup :], concurrency), args.timeout)
     )
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu_before
+    client_cpu = time.process_time() - client_before
     after = health(host, port)
     batches = after["batches"] - before["batches"]
     latencies_ms = np.array(latencies) * 1e3
@@ -239,8 +248,10 @@ def measure(host: str, port: int, sessions, concurrency: int, args, pid: int) ->
         "mean_ms": round(float(latencies_ms.mean()), 2),
         "sessions_per_s": round(len(latencies) / elapsed, 1),
         "server_cpu_ms_per_request": round(cpu * 1e3 / len(latencies), 3),
+        "client_cpu_ms_per_request": round(client_cpu * 1e3 / len(latencies), 3),
         "mean_batch": round((after["requests"] - before["requests"]) / max(batches, 1), 2),
         "retrieval": after.get("retrieval", "exact"),
+        "server": after.get("server", ""),
     }
 
 
@@ -268,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="dmi-gnn serve --retrieval (auto: exact at Tmall size, the ivfpq index at 1M)",
     )
+    parser.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto")
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per level")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -312,12 +325,17 @@ def main(argv: list[str] | None = None) -> int:
                     code = stop_server(process)
                     if code != 0:
                         print(f"# the server exited with status {code}", flush=True)
-    print("\n| catalogue | backend | retrieval | concurrency | p50 ms | p99 ms | sessions/s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| catalogue | backend | retrieval | server | threads | C | p50 ms | p99 ms "
+        "| sessions/s | mean batch | server CPU ms / request | client CPU ms / request |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['catalogue']} | {row['backend']} | {row['retrieval']} | {row['concurrency']} "
-            f"| {row['p50_ms']} | {row['p99_ms']} | {row['sessions_per_s']:,.0f} |"
+            f"| {row['catalogue']} | {row['backend']} | {row['retrieval']} | {row['server']} "
+            f"| {row['threads']} | {row['concurrency']} | {row['p50_ms']} | {row['p99_ms']} "
+            f"| {row['sessions_per_s']:,.0f} | {row['mean_batch']} "
+            f"| {row['server_cpu_ms_per_request']} | {row['client_cpu_ms_per_request']} |"
         )
     return 0
 

@@ -61,6 +61,7 @@ def create_app(
     max_wait: float = 0.002,
     max_queue: int = 4096,
     retrieval: Retrieval | None = None,
+    server_stack: str = "",
 ) -> FastAPI:
     """The application serving ``backend``.
 
@@ -69,6 +70,7 @@ def create_app(
         limits: what one request may ask for.
         max_batch, max_wait, max_queue: the dynamic batching (:class:`DynamicBatcher`).
         retrieval: exact or ANN top items (:mod:`dmi_gnn.serving.retrieval`); None = exact.
+        server_stack: the HTTP server, parser and loop, shown by ``GET /health``.
     """
     limits = limits or Limits()
     batcher = DynamicBatcher(
@@ -112,6 +114,7 @@ def create_app(
                 "model": backend.description,
                 "num_items": backend.num_items,
                 "retrieval": retrieval.description if retrieval is not None else "exact",
+                "server": server_stack,
                 "max_session_length": backend.max_session_length,
                 "uptime_s": round(time.monotonic() - started, 3),
                 "batches": batcher.batches,

@@ -77,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--ann_refine", type=int, default=4, help="ivfpq: candidates per k rescored exactly"
     )
     parser.add_argument("--ann_ef_search", type=int, default=128, help="HNSW search list")
+    parser.add_argument(
+        "--http",
+        default="auto",
+        choices=("auto", "httptools", "h11"),
+        help="HTTP parser: httptools (C, the serve extra installs it) or h11 (pure Python); "
+        "auto: httptools when installed",
+    )
+    parser.add_argument(
+        "--loop",
+        default="auto",
+        choices=("auto", "uvloop", "asyncio"),
+        help="event loop: uvloop (the serve extra installs it, not on Windows) or asyncio; "
+        "auto: uvloop when installed",
+    )
     parser.add_argument("--log_level", default="warning", choices=("debug", "info", "warning"))
     parser.add_argument("--access_log", action="store_true", help="log every request")
     return parser
@@ -95,6 +109,21 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
+
+
+def resolve_implementation(choice: str, fast: str, fallback: str) -> str:
+    """``fast`` (a module name) for ``auto`` when it is importable, else ``fallback``; an
+    explicit ``fast`` that is not installed is a :class:`~dmi_gnn.errors.ConfigError`."""
+    import importlib.util
+
+    from dmi_gnn.errors import ConfigError
+
+    installed = importlib.util.find_spec(fast) is not None
+    if choice == fast and not installed:
+        raise ConfigError(f"{fast} is not installed: pip install -e '.[serve]' (or {fallback})")
+    if choice == "auto":
+        return fast if installed else fallback
+    return choice
 
 
 def _limit_threads(threads: int) -> None:
@@ -176,6 +205,8 @@ def serve_main(argv: Sequence[str]) -> int:
 
             raise ConfigError(str(error)) from None
         retrieval = build_retrieval(backend, args)
+        http = resolve_implementation(args.http, "httptools", "h11")
+        loop = resolve_implementation(args.loop, "uvloop", "asyncio")
         sock = _listen(args.host, args.port)
     except Exception as error:
         if not is_user_error(error):
@@ -202,9 +233,12 @@ def serve_main(argv: Sequence[str]) -> int:
         max_wait=args.max_wait_ms / 1000.0,
         max_queue=args.max_queue,
         retrieval=retrieval,
+        server_stack=f"uvicorn {http} {loop}",
     )
     config = uvicorn.Config(
         app,
+        http=http,
+        loop=loop,
         log_level=args.log_level,
         access_log=args.access_log,
         timeout_graceful_shutdown=10,
@@ -213,7 +247,11 @@ def serve_main(argv: Sequence[str]) -> int:
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"dmi-gnn serve: {backend.description}; retrieval {retrieval.description}", flush=True)
+    print(
+        f"dmi-gnn serve: {backend.description}; retrieval {retrieval.description}; "
+        f"uvicorn with {http} and {loop}",
+        flush=True,
+    )
     print(f"dmi-gnn serve: listening on http://{shown}:{port}", flush=True)
     stopped_by: list[str] = []
 

@@ -104,6 +104,17 @@ def checkpoint_server(tiny_checkpoint):
 
 
 @pytest.fixture(scope="module")
+def h11_server(tiny_checkpoint):
+    """The checkpoint server on the pure-Python HTTP parser (the default is httptools when
+    installed): both parsers must give the same statuses to bad requests."""
+    server = Server(
+        "--ckpt_path", str(tiny_checkpoint), "--max_session_items", "300", "--http", "h11"
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def export_server(tiny_export):
     server = Server("--export_dir", str(tiny_export))
     yield server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import httpx
 import pytest
@@ -88,7 +89,26 @@ BAD = [
 ]
 
 
-def test_every_bad_request_is_a_4xx_with_a_message_and_the_server_lives(checkpoint_server):
+def _raw_exchange(url: str, data: bytes) -> bytes:
+    """Send bytes that are not a valid HTTP request; return what the server answers."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("server_fixture", ["checkpoint_server", "h11_server"])
+def test_every_bad_request_is_a_4xx_with_a_message_and_the_server_lives(server_fixture, request):
+    checkpoint_server = request.getfixturevalue(server_fixture)
+    parser = "h11" if server_fixture == "h11_server" else "httptools"
+    assert parser in httpx.get(f"{checkpoint_server.url}/health", timeout=30).json()["server"]
+    for garbage in (b"GARBAGE\r\n\r\n", b"POST /recommend HTTP/1.1\r\nContent-Length: x\r\n\r\n"):
+        answer = _raw_exchange(checkpoint_server.url, garbage)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:80]
     for body, status, message in BAD:
         answer = _post(checkpoint_server.url, body)
         assert answer.status_code == status, (body[:40], answer.text)

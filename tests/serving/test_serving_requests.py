@@ -72,3 +72,20 @@ def test_the_batcher_refuses_past_max_queue():
     outcomes = asyncio.run(scenario())
     assert any(isinstance(o, QueueFull) for o in outcomes)
     assert 0 in outcomes
+
+
+def test_the_http_parser_and_loop_resolve_to_what_is_installed(monkeypatch):
+    import importlib.util
+
+    from dmi_gnn.errors import ConfigError
+    from dmi_gnn.serving.server import resolve_implementation
+
+    installed = importlib.util.find_spec("httptools") is not None
+    assert resolve_implementation("auto", "httptools", "h11") == (
+        "httptools" if installed else "h11"
+    )
+    assert resolve_implementation("h11", "httptools", "h11") == "h11"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert resolve_implementation("auto", "uvloop", "asyncio") == "asyncio"
+    with pytest.raises(ConfigError, match="uvloop is not installed"):
+        resolve_implementation("uvloop", "uvloop", "asyncio")
