@@ -26,10 +26,16 @@ def write_tradeoff_figure(results: list[RunResult], path: str | Path, title: str
     if not points:
         raise SystemExit("--figure: no cell has test metrics to plot")
     figure, axes = plt.subplots(figsize=(7, 5), dpi=120)
-    for result in points:
+    placed: list[tuple[float, float]] = []
+    for result in sorted(points, key=lambda r: -r.metrics["HR@20"]):
         x, y = result.metrics["Cov@20"], result.metrics["HR@20"]
         axes.scatter([x], [y], s=30)
-        axes.annotate(result.name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        # Nearby points' labels would overprint: move this one down a line per crowding label.
+        crowded = sum(1 for px, py in placed if abs(px - x) < 12 and abs(py - y) < 1.5)
+        placed.append((x, y))
+        axes.annotate(
+            result.name, (x, y), textcoords="offset points", xytext=(4, 3 - 9 * crowded), fontsize=7
+        )
     axes.set_xlabel("Cov@20 (% of the catalogue in some top-20 list)")
     axes.set_ylabel("HR@20 (%)")
     axes.set_title(title, fontsize=10)
