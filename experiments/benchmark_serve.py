@@ -138,7 +138,7 @@ def start_server(source: Path, args: argparse.Namespace) -> tuple[subprocess.Pop
     command = [sys.executable, "-m", "dmi_gnn", "serve", flag, str(source), "--port", "0"]
     command += ["--threads", str(args.threads), "--max_batch", str(args.max_batch)]
     command += ["--max_wait_ms", str(args.max_wait_ms), "--retrieval", args.retrieval]
-    command += ["--http", args.http, "--loop", args.loop]
+    command += ["--http", args.http, "--loop", args.loop, "--workers", str(args.workers)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per level")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="dmi-gnn serve --threads")
+    parser.add_argument("--workers", type=int, default=1, help="dmi-gnn serve --workers")
     parser.add_argument("--max_batch", type=int, default=64)
     parser.add_argument("--max_wait_ms", type=float, default=2.0)
     parser.add_argument(
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                             "backend": backend,
                             **measure(host, port, sessions, level, args, process.pid),
                             "threads": args.threads,
+                            "workers": args.workers,
                             **context,
                         }
                         row["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -326,14 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                     if code != 0:
                         print(f"# the server exited with status {code}", flush=True)
     print(
-        "\n| catalogue | backend | retrieval | server | threads | C | p50 ms | p99 ms "
+        "\n| catalogue | backend | retrieval | server | threads × workers | C | p50 ms | p99 ms "
         "| sessions/s | mean batch | server CPU ms / request | client CPU ms / request |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['catalogue']} | {row['backend']} | {row['retrieval']} | {row['server']} "
-            f"| {row['threads']} | {row['concurrency']} | {row['p50_ms']} | {row['p99_ms']} "
+            f"| {row['threads']} × {row['workers']} | {row['concurrency']} | {row['p50_ms']} "
+            f"| {row['p99_ms']} "
             f"| {row['sessions_per_s']:,.0f} | {row['mean_batch']} "
             f"| {row['server_cpu_ms_per_request']} | {row['client_cpu_ms_per_request']} |"
         )

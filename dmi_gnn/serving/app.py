@@ -62,13 +62,15 @@ def create_app(
     max_queue: int = 4096,
     retrieval: Retrieval | None = None,
     server_stack: str = "",
+    workers: int = 1,
 ) -> FastAPI:
     """The application serving ``backend``.
 
     Args:
         backend: where interest vectors and the candidate table come from.
         limits: what one request may ask for.
-        max_batch, max_wait, max_queue: the dynamic batching (:class:`DynamicBatcher`).
+        max_batch, max_wait, max_queue, workers: the dynamic batching
+            (:class:`DynamicBatcher`; ``workers`` batches may run at once).
         retrieval: exact or ANN top items (:mod:`dmi_gnn.serving.retrieval`); None = exact.
         server_stack: the HTTP server, parser and loop, shown by ``GET /health``.
     """
@@ -78,6 +80,7 @@ def create_app(
         max_batch=max_batch,
         max_wait=max_wait,
         max_queue=max_queue,
+        workers=workers,
     )
     started = time.monotonic()
 

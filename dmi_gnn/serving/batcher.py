@@ -3,9 +3,13 @@
 Requests wait in a bounded queue; one consumer takes the first, then keeps taking queued ones
 until it holds ``max_batch``, or ``max_wait`` has passed since the first, or nothing more is on
 its way (no request is being read or parsed: a lone request never waits). The batch then runs
-in one worker thread (so the event loop keeps accepting and parsing requests meanwhile, and the
-model sees one batch at a time), and each request gets its own result. While a batch runs, new
-requests queue up and form the next one: under load, batches grow by themselves.
+in a worker thread (so the event loop keeps accepting and parsing requests meanwhile), and each
+request gets its own result. With ``workers = 1`` (the default) the model sees one batch at a
+time; while it runs, new requests queue up and form the next one: under load, batches grow by
+themselves. With ``workers = W`` up to ``W`` batches run at once in ``W`` threads (the model
+pass must then be thread-safe, as onnxruntime sessions, faiss searches and torch inference are):
+numpy, onnxruntime and torch release the GIL in their kernels, so two batches can use two
+cores.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class DynamicBatcher:
         max_batch: the most requests per batch (>= 1).
         max_wait: seconds a batch may wait for more requests after its first (>= 0).
         max_queue: the most requests waiting; more are refused with :class:`QueueFull`.
+        workers: batches that may run at once, each in its own thread (>= 1).
     """
 
     def __init__(
@@ -39,12 +44,14 @@ class DynamicBatcher:
         max_batch: int = 64,
         max_wait: float = 0.002,
         max_queue: int = 4096,
+        workers: int = 1,
     ) -> None:
-        if max_batch < 1 or max_wait < 0 or max_queue < 1:
+        if max_batch < 1 or max_wait < 0 or max_queue < 1 or workers < 1:
             raise ValueError(
-                f"max_batch must be >= 1, max_wait >= 0 and max_queue >= 1; got {max_batch}, "
-                f"{max_wait}, {max_queue}"
+                f"max_batch must be >= 1, max_wait >= 0, max_queue >= 1 and workers >= 1; got "
+                f"{max_batch}, {max_wait}, {max_queue}, {workers}"
             )
+        self.workers = workers
         self.run_batch = run_batch
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -52,6 +59,7 @@ class DynamicBatcher:
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._running: set[asyncio.Task] = set()
         #: Requests being read or parsed (announced with :meth:`arriving`).
         self._arriving = 0
         #: Sizes of the batches run so far (for ``GET /health`` and the benchmark).
@@ -61,7 +69,7 @@ class DynamicBatcher:
     def start(self) -> None:
         """Start the consumer (inside the running event loop)."""
         self._queue = asyncio.Queue(self.max_queue)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="dmi-gnn-batch")
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="dmi-gnn-batch")
         self._task = asyncio.get_running_loop().create_task(self._consume())
 
     async def stop(self) -> None:
@@ -114,26 +122,39 @@ class DynamicBatcher:
         return batch
 
     async def _consume(self) -> None:
+        free = asyncio.Semaphore(self.workers)
+        while True:
+            await free.acquire()
+            try:
+                batch = await self._collect()
+            except BaseException:
+                free.release()
+                raise
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            task.add_done_callback(lambda _: free.release())
+
+    async def _run(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        """Run one batch in a worker thread and hand each request its result (or the error)."""
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        while True:
-            batch = await self._collect()
-            payloads = [payload for payload, _ in batch]
-            try:
-                results = await loop.run_in_executor(self._executor, self.run_batch, payloads)
-                if len(results) != len(batch):
-                    raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
-            except Exception as error:  # every waiting request learns it; the loop goes on
-                log.exception("a batch of %d requests failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():  # the client may have gone
-                        future.set_result(result)
-            finally:
-                self.batches += 1
-                self.requests += len(batch)
-                for _ in batch:
-                    self._queue.task_done()
+        payloads = [payload for payload, _ in batch]
+        try:
+            results = await loop.run_in_executor(self._executor, self.run_batch, payloads)
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
+        except Exception as error:  # every waiting request learns it; the loop goes on
+            log.exception("a batch of %d requests failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():  # the client may have gone
+                    future.set_result(result)
+        finally:
+            self.batches += 1
+            self.requests += len(batch)
+            for _ in batch:
+                self._queue.task_done()

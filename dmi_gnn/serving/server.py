@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a batch may wait for requests being read (a lone request never waits)",
     )
     parser.add_argument("--max_queue", type=int, default=4096, help="queued requests (then 503)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="model passes that may run at once, each in its own thread with --threads "
+        "compute threads (2 on a 2-core machine: one batch computes while the next is formed)",
+    )
     parser.add_argument("--max_body_bytes", type=int, default=1 << 20)
     parser.add_argument("--max_session_items", type=int, default=1000)
     parser.add_argument("--max_exclude_items", type=int, default=1000)
@@ -99,7 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _check(args: argparse.Namespace) -> None:
     from dmi_gnn.errors import ConfigError
 
-    for name in ("max_batch", "max_queue", "max_body_bytes", "max_session_items", "max_k"):
+    for name in (
+        "max_batch",
+        "max_queue",
+        "max_body_bytes",
+        "max_session_items",
+        "max_k",
+        "workers",
+    ):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.max_exclude_items < 0 or args.max_wait_ms < 0 or args.threads < 1:
@@ -234,6 +248,7 @@ def serve_main(argv: Sequence[str]) -> int:
         max_queue=args.max_queue,
         retrieval=retrieval,
         server_stack=f"uvicorn {http} {loop}",
+        workers=args.workers,
     )
     config = uvicorn.Config(
         app,

@@ -116,6 +116,6 @@ def h11_server(tiny_checkpoint):
 
 @pytest.fixture(scope="module")
 def export_server(tiny_export):
-    server = Server("--export_dir", str(tiny_export))
+    server = Server("--export_dir", str(tiny_export), "--workers", "2")  # two passes at once
     yield server
     server.stop()

@@ -164,3 +164,17 @@ def test_the_export_serves_the_same_answers(export_server, checkpoint_server):
         assert got["unknown"] == want["unknown"]
         assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
     assert _post(export_server.url, b"{").status_code == 400
+
+    async def send_all(sessions):
+        async with httpx.AsyncClient(timeout=60) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(f"{export_server.url}/recommend", json={"session": s})
+                    for s in sessions
+                )
+            )
+            return [answer.json()["items"] for answer in answers]
+
+    sessions = [[1 + i % 40, 2 + i % 9] for i in range(64)]  # two workers, answers unchanged
+    alone = [_post(checkpoint_server.url, {"session": s}).json()["items"] for s in sessions]
+    assert asyncio.run(send_all(sessions)) == alone

@@ -89,3 +89,33 @@ def test_the_http_parser_and_loop_resolve_to_what_is_installed(monkeypatch):
     assert resolve_implementation("auto", "uvloop", "asyncio") == "asyncio"
     with pytest.raises(ConfigError, match="uvloop is not installed"):
         resolve_implementation("uvloop", "uvloop", "asyncio")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_bound_the_batches_running_at_once(workers):
+    """``workers`` batches may overlap in time, never more; every request gets its own result."""
+    import threading
+    import time
+
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def run(payloads):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return [payload + 1 for payload in payloads]
+
+    async def scenario():
+        batcher = DynamicBatcher(run, max_batch=2, max_wait=0, max_queue=50, workers=workers)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(12)))
+        await batcher.stop()
+        return results
+
+    assert asyncio.run(scenario()) == list(range(1, 13))
+    assert peak[0] == workers
+    with pytest.raises(ValueError, match="workers >= 1"):
+        DynamicBatcher(run, workers=0)
