@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per level")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="dmi-gnn serve --threads")
-    parser.add_argument("--workers", type=int, default=1, help="dmi-gnn serve --workers")
+    parser.add_argument("--workers", type=int, default=2, help="dmi-gnn serve --workers")
     parser.add_argument("--max_batch", type=int, default=64)
     parser.add_argument("--max_wait_ms", type=float, default=2.0)
     parser.add_argument(

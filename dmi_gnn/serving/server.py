@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=2,
         help="model passes that may run at once, each in its own thread with --threads "
-        "compute threads (2 on a 2-core machine: one batch computes while the next is formed)",
+        "compute threads (2: one batch computes while the next is formed; on 2 cores this "
+        "takes Tmall from about 930 to 1,190 sessions/s at 32 concurrent clients)",
     )
     parser.add_argument("--max_body_bytes", type=int, default=1 << 20)
     parser.add_argument("--max_session_items", type=int, default=1000)
