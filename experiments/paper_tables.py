@@ -45,6 +45,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -245,7 +246,8 @@ def collect(
         if not sep or not Path(folder).is_dir():
             raise SystemExit(f"collect: --run {spec!r} is not LABEL=<existing run directory>")
         run_dir = Path(folder).resolve()
-        results.append(summarize(label, [], run_dir, 0.0, 0, run_protocol(run_dir)))
+        # the wall time and command are not in a run directory: unknown, not 0 s
+        results.append(summarize(label, [], run_dir, math.nan, 0, run_protocol(run_dir)))
     table = markdown_table(results, "collected runs")
     publish(table, output, results)
     if figure:
