@@ -44,6 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dmi_gnn.serving.server import IMPLEMENTATIONS  # noqa: E402
+
 TMALL_ITEMS = 40_727
 MILLION = 1_000_000
 #: Tmall's prefix lengths are 1..39 with mean about 5 (the sessions' mean is about 6.4).
@@ -280,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="dmi-gnn serve --retrieval (auto: exact at Tmall size, the ivfpq index at 1M)",
     )
-    parser.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto")
-    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
+    for option, (fast, fallback, what) in IMPLEMENTATIONS.items():
+        parser.add_argument(
+            f"--{option}", choices=("auto", fast, fallback), default="auto", help=f"serve's {what}"
+        )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per level")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

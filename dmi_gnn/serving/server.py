@@ -26,6 +26,11 @@ from pathlib import Path
 log = logging.getLogger("dmi_gnn.serving")
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: uvicorn's pluggable parts: option -> (the fast module, its fallback, what it is)
+IMPLEMENTATIONS = {
+    "http": ("httptools", "h11", "HTTP parser"),
+    "loop": ("uvloop", "asyncio", "event loop"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,20 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--ann_refine", type=int, default=4, help="ivfpq: candidates per k rescored exactly"
     )
     parser.add_argument("--ann_ef_search", type=int, default=128, help="HNSW search list")
-    parser.add_argument(
-        "--http",
-        default="auto",
-        choices=("auto", "httptools", "h11"),
-        help="HTTP parser: httptools (C, the serve extra installs it) or h11 (pure Python); "
-        "auto: httptools when installed",
-    )
-    parser.add_argument(
-        "--loop",
-        default="auto",
-        choices=("auto", "uvloop", "asyncio"),
-        help="event loop: uvloop (the serve extra installs it, not on Windows) or asyncio; "
-        "auto: uvloop when installed",
-    )
+    for option, (fast, fallback, what) in IMPLEMENTATIONS.items():
+        parser.add_argument(
+            f"--{option}",
+            default="auto",
+            choices=("auto", fast, fallback),
+            help=f"{what}: {fast} (C; the serve extra installs it) or {fallback}; auto: "
+            f"{fast} when installed",
+        )
     parser.add_argument("--log_level", default="warning", choices=("debug", "info", "warning"))
     parser.add_argument("--access_log", action="store_true", help="log every request")
     return parser
@@ -220,8 +219,10 @@ def serve_main(argv: Sequence[str]) -> int:
 
             raise ConfigError(str(error)) from None
         retrieval = build_retrieval(backend, args)
-        http = resolve_implementation(args.http, "httptools", "h11")
-        loop = resolve_implementation(args.loop, "uvloop", "asyncio")
+        http, loop = (
+            resolve_implementation(getattr(args, option), fast, fallback)
+            for option, (fast, fallback, _) in IMPLEMENTATIONS.items()
+        )
         sock = _listen(args.host, args.port)
     except Exception as error:
         if not is_user_error(error):
